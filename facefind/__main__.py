@@ -1,0 +1,7 @@
+"""`python -m facefind`: see facefind.cli."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,185 @@
+"""Reading an uploaded album zip in memory.
+
+Nothing is extracted to disk: the zip stays in the bytes or file object it came in, and one
+photo at a time is read out of it when it is needed. Entries that are not photos are reported
+with a reason instead of being dropped silently.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+from dataclasses import dataclass, field
+from typing import BinaryIO, Iterator, Union
+
+from .config import ArchiveLimits
+from .errors import ArchiveError, PhotoError
+
+#: File extensions read as photos (lower case). HEIC/HEIF/AVIF need pillow-heif / Pillow's AVIF.
+PHOTO_EXTENSIONS = frozenset(
+    {
+        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
+        ".tif", ".tiff", ".heic", ".heif", ".avif",
+    }
+)
+
+AlbumSource = Union[bytes, bytearray, memoryview, BinaryIO]
+
+
+@dataclass(frozen=True)
+class Skipped:
+    """An entry of the album that was not used, and why (in words a user understands)."""
+
+    name: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PhotoEntry:
+    """A photo inside the zip: its name as the user sees it and where to read it."""
+
+    name: str
+    size: int
+    info: zipfile.ZipInfo = field(repr=False, compare=False)
+
+
+def display_name(info: zipfile.ZipInfo) -> str:
+    """The entry's path, decoded the way the zip's author most likely meant it.
+
+    Zips without the UTF-8 flag are decoded as cp437 by the standard library, but most tools
+    that omit the flag actually wrote UTF-8 (macOS, Linux) or the system code page (Windows,
+    e.g. Shift-JIS in Japan). Try those before keeping cp437.
+    """
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        raw = info.filename.encode("cp437")
+    except UnicodeEncodeError:
+        return info.filename
+    for encoding in ("utf-8", "shift_jis", "gbk"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return info.filename
+
+
+def junk_reason(name: str) -> str | None:
+    """Why an entry is not a photo worth trying, or None if it may be one."""
+    parts = [part for part in name.split("/") if part]
+    if not parts:
+        return "empty name"
+    if "__MACOSX" in parts:
+        return "macOS metadata, not a photo"
+    if parts[-1].startswith("._"):
+        return "macOS metadata, not a photo"
+    if any(part.startswith(".") for part in parts):
+        return "hidden file"
+    extension = posixpath.splitext(parts[-1])[1].lower()
+    if extension == ".zip":
+        return "a zip inside the zip: unpack it and upload its photos"
+    if extension not in PHOTO_EXTENSIONS:
+        return f"not a photo ({extension or 'no extension'})"
+    return None
+
+
+class Album:
+    """An album zip opened in memory: its photos and the entries that were skipped.
+
+    Reading is lazy: `read(entry)` decompresses one photo, so an album of 2 GB needs the 2 GB of
+    the upload plus one photo at a time, never a second copy of everything.
+    """
+
+    def __init__(self, source: AlbumSource, limits: ArchiveLimits | None = None) -> None:
+        self.limits = limits or ArchiveLimits()
+        self._zip = _open_zip(source)
+        self.photos: list[PhotoEntry] = []
+        self.skipped: list[Skipped] = []
+        self._scan()
+
+    def _scan(self) -> None:
+        infos = self._zip.infolist()
+        if len(infos) > self.limits.max_entries:
+            raise ArchiveError(
+                f"The zip has {len(infos):,} entries; facefind reads at most "
+                f"{self.limits.max_entries:,}. Split the album into smaller zips."
+            )
+        total = 0
+        encrypted = 0
+        for info in infos:
+            if info.is_dir():
+                continue
+            name = display_name(info)
+            reason = junk_reason(name)
+            if reason is None and info.flag_bits & 0x1:
+                reason = "password-protected"
+                encrypted += 1
+            if reason is None:
+                reason = self._size_problem(info)
+            if reason is not None:
+                self.skipped.append(Skipped(name, reason))
+                continue
+            total += info.file_size
+            self.photos.append(PhotoEntry(name=name, size=info.file_size, info=info))
+        if total > self.limits.max_total_bytes:
+            raise ArchiveError(
+                f"The photos in this zip add up to {total / 1024**3:.1f} GiB uncompressed; "
+                f"facefind reads at most {self.limits.max_total_bytes / 1024**3:.0f} GiB at once."
+            )
+        if encrypted and not self.photos:
+            raise ArchiveError(
+                "The zip is password-protected. Unzip it with its password and upload "
+                "a zip without one."
+            )
+
+    def _size_problem(self, info: zipfile.ZipInfo) -> str | None:
+        if info.file_size > self.limits.max_file_bytes:
+            return (
+                f"too large ({info.file_size / 1024**2:.0f} MiB; "
+                f"the limit is {self.limits.max_file_bytes / 1024**2:.0f} MiB)"
+            )
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > 1024**2 and ratio > self.limits.max_compression_ratio:
+            return f"refused: compressed {ratio:.0f}:1, which photos never are (a zip bomb?)"
+        return None
+
+    def read(self, entry: PhotoEntry) -> bytes:
+        """The photo's bytes; a damaged entry raises PhotoError with the reason."""
+        limit = self.limits.max_file_bytes
+        try:
+            with self._zip.open(entry.info) as handle:
+                data = handle.read(limit + 1)
+        except Exception as error:  # BadZipFile, zlib.error, EOFError, NotImplementedError...
+            raise PhotoError(f"damaged in the zip ({_short(error)})") from error
+        if len(data) > limit:
+            raise PhotoError("larger than its zip entry says (refused)")
+        return data
+
+    def __iter__(self) -> Iterator[PhotoEntry]:
+        return iter(self.photos)
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def close(self) -> None:
+        self._zip.close()
+
+
+def _open_zip(source: AlbumSource) -> zipfile.ZipFile:
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        source = io.BytesIO(source)
+    try:
+        return zipfile.ZipFile(source)
+    except zipfile.BadZipFile as error:
+        raise ArchiveError(
+            "This file is not a zip archive (or it is damaged or incomplete). "
+            "Upload the album as a .zip file."
+        ) from error
+    except (OSError, ValueError, EOFError) as error:
+        raise ArchiveError(f"The zip cannot be read: {_short(error)}") from error
+
+
+def _short(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return text if len(text) < 120 else text[:117] + "..."

