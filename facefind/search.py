@@ -58,7 +58,7 @@ class ScoreScale:
 
     def percent_of_distance(self, distance: float) -> float:
         distance = max(float(distance), 0.0)
-        verified = distance <= self.threshold
+        verified = distance <= self.threshold + 1e-9  # 1 - (1 - t) is not exactly t
         return float(self._confidence(distance, self.model, verified, "cosine"))
 
     def percent(self, similarity: np.ndarray | float) -> np.ndarray:

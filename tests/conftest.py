@@ -1,0 +1,90 @@
+"""Shared fixtures: the real face photos, albums zipped in memory, and one index built once.
+
+The photos live outside the repository (`FACEFIND_TEST_FACES`, else `../shared/data/faces`);
+they are never copied into it. Tests use the offline Dlib model; DeepFace's weights folder is a
+temporary one, so the tests also prove that facefind sets up the offline weights from nothing.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pytest
+
+# Before facefind imports DeepFace: a private, empty weights home for this test session.
+os.environ["DEEPFACE_HOME"] = tempfile.mkdtemp(prefix="facefind-deepface-home-")
+os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
+
+from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
+
+#: People that appear in photos beyond identities.csv (shared/README.md says who is where).
+EXTRA_APPEARANCES = {
+    "couple.jpg": {"person01", "person06"},
+    "selfie-many-people.jpg": {"person01"},
+    "img11_reflection.jpg": {"person01"},
+}
+TEST_SETTINGS = FaceSettings(model="Dlib")
+
+
+@pytest.fixture(scope="session")
+def faces_dir() -> Path:
+    folder = Path(sample_faces_folder()).resolve()
+    if not (folder / "identities.csv").is_file():
+        pytest.skip(f"the shared face photos are not at {folder} (set FACEFIND_TEST_FACES)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def identities(faces_dir: Path) -> dict[str, str]:
+    """file -> person, for the labelled single-person photos."""
+    with open(faces_dir / "identities.csv", newline="") as handle:
+        return {row["file"]: row["person"] for row in csv.DictReader(handle)}
+
+
+@pytest.fixture(scope="session")
+def people_in(identities: dict[str, str]) -> dict[str, set[str]]:
+    """file -> every person known to be in it (labelled photos, the couple, the selfie)."""
+    result = {name: {person} for name, person in identities.items()}
+    for name, people in EXTRA_APPEARANCES.items():
+        result.setdefault(name, set()).update(people)
+    return result
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """An album zip built in memory from name -> content."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="session")
+def all_photos(faces_dir: Path) -> dict[str, bytes]:
+    return {path.name: path.read_bytes() for path in sorted(faces_dir.glob("*.jpg"))}
+
+
+@pytest.fixture(scope="session")
+def album_zip(all_photos: dict[str, bytes]) -> bytes:
+    """All 64 shared photos in one zip."""
+    return zip_bytes(all_photos)
+
+
+@pytest.fixture(scope="session")
+def album_index(album_zip: bytes):
+    """The 64-photo album indexed once with the default detector and the offline Dlib model."""
+    from facefind.index import build_index
+
+    return build_index(album_zip, TEST_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def embedder():
+    from facefind.faces import FaceEmbedder
+
+    return FaceEmbedder(TEST_SETTINGS)

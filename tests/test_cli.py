@@ -1,0 +1,106 @@
+"""`python -m facefind` end to end, in a subprocess, as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from .conftest import zip_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+PERSON01 = ["img1.jpg", "img2.jpg", "img4.jpg", "img11.jpg"]
+PERSON06 = ["img16.jpg", "img17.jpg", "img61.jpg"]
+OTHERS = ["img20.jpg", "img29.jpg", "img33.jpg"]
+
+
+def facefind(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "facefind", *args],
+        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+    )
+
+
+@pytest.fixture(scope="module")
+def album(tmp_path_factory, all_photos: dict[str, bytes]) -> Path:
+    """An album the CLI has never seen: some people, the couple, junk; photos in folders."""
+    files = {f"race/{name}": all_photos[name] for name in PERSON01 + PERSON06 + OTHERS}
+    files["race/couple.jpg"] = all_photos["couple.jpg"]
+    files["race/readme.txt"] = b"photos of the race"
+    path = tmp_path_factory.mktemp("cli") / "album.zip"
+    path.write_bytes(zip_bytes(files))
+    return path
+
+
+@pytest.fixture(scope="module")
+def index_file(album: Path) -> Path:
+    output = album.with_suffix(".facefind")
+    result = facefind("index", str(album), "-o", str(output), "--model", "Dlib")
+    assert result.returncode == 0, result.stderr
+    assert "indexed 11/11 photos" in result.stderr
+    assert "race/readme.txt: not a photo (.txt)" in result.stderr
+    assert output.is_file()
+    return output
+
+
+def search_json(source: Path, *args: str) -> dict:
+    result = facefind("search", str(source), "--json", *args)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(result.stdout)
+
+
+def test_search_an_index_finds_one_persons_photos(index_file: Path, faces_dir: Path) -> None:
+    report = search_json(index_file, "--face", str(faces_dir / "img5.jpg"))
+    found = [result["photo"] for result in report["results"]]
+    assert set(found) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    assert report["model"] == "Dlib" and report["match"] == "any"
+    assert report["skipped"] == [{"name": "race/readme.txt", "reason": "not a photo (.txt)"}]
+    scores = [result["score"] for result in report["results"]]
+    assert scores == sorted(scores, reverse=True) and min(scores) >= 50
+    first = report["results"][0]
+    assert first["faces"][0]["person"] == 0 and len(first["faces"][0]["box"]) == 4
+
+
+def test_search_all_needs_every_person(index_file: Path, faces_dir: Path) -> None:
+    people = ["--face", str(faces_dir / "img1.jpg"), "--face", str(faces_dir / "img59.jpg")]
+    # Dlib puts person06's face in couple.jpg just past its own threshold (similarity 0.92 where
+    # 0.93 is needed; DeepFace's per-photo loop gives 0.90), so the bar is lowered as a user would.
+    both = search_json(index_file, *people, "--match", "all", "--min-score", "20")
+    assert [result["photo"] for result in both["results"]] == ["race/couple.jpg"]
+    assert sorted(face["person"] for face in both["results"][0]["faces"]) == [0, 1]
+    either = search_json(index_file, *people, "--match", "any")
+    found = {result["photo"] for result in either["results"]}
+    assert {f"race/{name}" for name in PERSON01 + PERSON06} <= found
+    assert not found & {f"race/{name}" for name in OTHERS}
+
+
+def test_search_a_zip_directly_with_human_output(album: Path, faces_dir: Path) -> None:
+    result = facefind("search", str(album), "--face", str(faces_dir / "img62.jpg"), "--model", "Dlib")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert {line.split()[-1] for line in lines} == {f"race/{name}" for name in PERSON06}
+    assert all(line.strip().split()[0].endswith("%") for line in lines)
+
+
+def test_errors_are_messages_with_exit_code_2(index_file: Path, tmp_path: Path) -> None:
+    sky = tmp_path / "sky.jpg"
+    from PIL import Image
+
+    Image.new("RGB", (300, 200), (90, 140, 220)).save(sky)
+    no_face = facefind("search", str(index_file), "--face", str(sky))
+    assert no_face.returncode == 2
+    assert no_face.stderr.startswith("facefind: No face found in") and "Traceback" not in no_face.stderr
+    not_zip = tmp_path / "album.zip"
+    not_zip.write_bytes(b"this is not a zip")
+    bad_album = facefind("search", str(not_zip), "--face", str(sky), "--model", "Dlib")
+    assert bad_album.returncode == 2 and "not a zip archive" in bad_album.stderr
+    wrong_model = facefind("search", str(index_file), "--face", str(sky), "--model", "Facenet")
+    assert wrong_model.returncode == 2 and "made with the Dlib face model" in wrong_model.stderr
+    missing = facefind("search", str(tmp_path / "nope.zip"), "--face", str(sky))
+    assert missing.returncode == 2 and "Cannot read" in missing.stderr

@@ -1,0 +1,110 @@
+"""Building, saving and loading album indexes: nothing good is lost, nothing bad is half-read."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facefind.errors import IndexFileError
+from facefind.index import AlbumIndex, build_index, is_index_file
+from facefind.search import search_faces
+
+from .conftest import TEST_SETTINGS, zip_bytes
+
+
+@pytest.fixture(scope="module")
+def mixed_album(all_photos: dict[str, bytes]) -> dict[str, bytes]:
+    """Good photos (one under a non-ASCII name, one in a folder) mixed with junk."""
+    broken = all_photos["img2.jpg"][:5000]
+    no_face = io.BytesIO()
+    Image.new("RGB", (800, 600), (40, 90, 160)).save(no_face, format="PNG")
+    return {
+        "Zoë/café-img1.jpg": all_photos["img1.jpg"],
+        "day2/img16.jpg": all_photos["img16.jpg"],
+        "couple.jpg": all_photos["couple.jpg"],
+        "sky.png": no_face.getvalue(),
+        "broken.jpg": broken,
+        "notes.txt": b"not a photo",
+        "__MACOSX/._couple.jpg": b"\0\5\26\7",
+        "empty.jpg": b"",
+    }
+
+
+@pytest.fixture(scope="module")
+def mixed_index(mixed_album: dict[str, bytes]) -> AlbumIndex:
+    return build_index(zip_bytes(mixed_album), TEST_SETTINGS)
+
+
+def test_every_good_photo_is_indexed_and_every_bad_one_reported(mixed_index: AlbumIndex) -> None:
+    assert [photo.name for photo in mixed_index.photos] == [
+        "Zoë/café-img1.jpg",
+        "day2/img16.jpg",
+        "couple.jpg",
+        "sky.png",
+    ]
+    reasons = {item.name: item.reason for item in mixed_index.skipped}
+    assert set(reasons) == {"broken.jpg", "notes.txt", "__MACOSX/._couple.jpg", "empty.jpg"}
+    assert reasons["broken.jpg"].startswith("damaged image")
+    assert reasons["empty.jpg"] == "empty file (0 bytes)"
+    faces_per_photo = np.bincount(mixed_index.face_photo, minlength=4).tolist()
+    assert faces_per_photo == [1, 1, 2, 0]
+    assert mixed_index.model == "Dlib" and mixed_index.detector == "dlib"
+    assert all(thumb[:2] == b"\xff\xd8" for thumb in mixed_index.thumbnails)
+
+
+def test_boxes_are_in_original_photo_pixels(mixed_index: AlbumIndex) -> None:
+    couple = mixed_index.photo_id("couple.jpg")
+    info = mixed_index.photos[couple]
+    assert (info.width, info.height) == (2280, 1588)
+    boxes = sorted(mixed_index.boxes[mixed_index.faces_of(couple)].tolist())
+    # Faces of the couple measured by hand on the full-size photo: left ~380 px, right ~1400 px,
+    # each ~700 px wide (detection ran on a 1024 px copy).
+    (left_x, left_y, left_w, _), (right_x, _, right_w, _) = boxes
+    assert 300 < left_x < 450 and 550 < left_y < 700 and 600 < left_w < 800
+    assert 1350 < right_x < 1500 and 600 < right_w < 800
+
+
+def test_progress_is_reported_for_every_photo(mixed_album: dict[str, bytes]) -> None:
+    calls: list[tuple[int, int]] = []
+    small = {name: mixed_album[name] for name in ("sky.png", "broken.jpg", "notes.txt")}
+    build_index(zip_bytes(small), TEST_SETTINGS, progress=lambda done, total: calls.append((done, total)))
+    assert calls == [(1, 2), (2, 2)]
+
+
+def test_save_and_load_round_trip(mixed_index: AlbumIndex, tmp_path: Path) -> None:
+    path = tmp_path / "album.facefind"
+    mixed_index.save(path)
+    assert path.exists() and is_index_file(path)
+    loaded = AlbumIndex.load(path)
+    assert loaded.photos == mixed_index.photos
+    assert loaded.skipped == mixed_index.skipped
+    assert loaded.thumbnails == mixed_index.thumbnails
+    assert loaded.settings == mixed_index.settings
+    np.testing.assert_array_equal(loaded.embeddings, mixed_index.embeddings)
+    np.testing.assert_array_equal(loaded.boxes, mixed_index.boxes)
+    query = mixed_index.embeddings[0]
+    assert search_faces(loaded, query) == search_faces(mixed_index, query)
+
+
+def test_index_of_another_model_is_refused(mixed_index: AlbumIndex, tmp_path: Path) -> None:
+    path = tmp_path / "album.facefind"
+    mixed_index.save(path)
+    with pytest.raises(IndexFileError, match="made with the Dlib face model, not Facenet"):
+        AlbumIndex.load(path, model="Facenet")
+
+
+def test_damaged_or_foreign_files_are_refused(mixed_index: AlbumIndex, tmp_path: Path) -> None:
+    path = tmp_path / "album.facefind"
+    mixed_index.save(path)
+    truncated = tmp_path / "truncated.facefind"
+    truncated.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    album = tmp_path / "album.zip"
+    album.write_bytes(zip_bytes({"a.jpg": b"x"}))
+    for bad in (truncated, album, tmp_path / "missing.facefind"):
+        with pytest.raises(IndexFileError):
+            AlbumIndex.load(bad)
+    assert not is_index_file(album) and not is_index_file(truncated)

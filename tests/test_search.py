@@ -1,0 +1,173 @@
+"""Face search: DeepFace's calibration, any/all matching, and accuracy on the real photos."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facefind.errors import FacefindError, NoFaceError
+from facefind.index import AlbumIndex, PhotoInfo
+from facefind.config import FaceSettings
+from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddings
+
+
+# --- calibration --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("model", ["Dlib", "Facenet"])
+def test_fifty_percent_is_the_models_own_verification_threshold(model: str) -> None:
+    scale = ScoreScale(model)
+    at_threshold = 1 - scale.threshold
+    assert scale.percent(at_threshold) >= 51
+    assert scale.percent(at_threshold - 0.002) <= 49
+    assert scale.similarity_at(50.0) == pytest.approx(at_threshold, abs=1e-6)
+    assert scale.percent(1.0) == 100.0
+    similarities = np.linspace(-1, 1, 201)
+    percents = scale.percent(similarities)
+    assert np.all(np.diff(percents) >= 0), "a higher similarity never scores lower"
+
+
+def test_similarity_bar_matches_percentages_for_any_slider_value() -> None:
+    scale = ScoreScale("Dlib")
+    similarities = np.linspace(0.8, 1.0, 401)
+    percents = scale.percent(similarities)
+    for bar in (10, 30, 50, 51, 60, 75, 90, 99):
+        cut = scale.similarity_at(float(bar))
+        assert np.array_equal(similarities >= cut, percents >= bar), bar
+
+
+# --- matching logic on a hand-made index ---------------------------------------------------
+
+
+def unit(*values: float) -> np.ndarray:
+    vector = np.zeros(128, dtype=np.float32)
+    vector[: len(values)] = values
+    return vector / np.linalg.norm(vector)
+
+
+ALICE, BOB, CAROL = unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)
+
+
+def hand_made_index() -> AlbumIndex:
+    """photo 0: Alice; photo 1: Alice and Bob; photo 2: Bob; photo 3: nobody; photo 4: Carol."""
+    faces = [(0, ALICE), (1, BOB), (1, unit(0.97, 0.03, 0.2)), (2, BOB), (4, CAROL)]
+    return AlbumIndex(
+        model="Dlib",
+        detector="dlib",
+        settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo(f"p{n}.jpg", 100, 100, 1) for n in range(5)],
+        thumbnails=[b""] * 5,
+        embeddings=np.stack([vector for _, vector in faces]),
+        face_photo=np.array([photo for photo, _ in faces], dtype=np.int32),
+        boxes=np.array([[n, n, 10, 10] for n in range(len(faces))], dtype=np.int32),
+        confidences=np.ones(len(faces), dtype=np.float32),
+    )
+
+
+def names(hits) -> list[str]:
+    return [hit.name for hit in hits]
+
+
+def test_any_and_all_modes() -> None:
+    index = hand_made_index()
+    queries = np.stack([ALICE, BOB])
+    assert names(search_faces(index, queries, "any")) == ["p0.jpg", "p1.jpg", "p2.jpg"]
+    both = search_faces(index, queries, "all")
+    assert names(both) == ["p1.jpg"]
+    assert {(face.person, tuple(face.box)) for face in both[0].faces} == {
+        (0, (2, 2, 10, 10)),
+        (1, (1, 1, 10, 10)),
+    }
+    assert names(search_faces(index, ALICE, "any")) == ["p0.jpg", "p1.jpg"]
+    assert search_faces(index, np.stack([ALICE, CAROL]), "all") == []
+
+
+def test_all_mode_needs_a_different_face_for_each_person() -> None:
+    index = hand_made_index()
+    # Alice twice: only a photo with two Alice-like faces could match, and there is none.
+    assert search_faces(index, np.stack([ALICE, ALICE]), "all") == []
+
+
+def test_results_are_ranked_and_filtered_by_the_bar() -> None:
+    index = hand_made_index()
+    hits = search_faces(index, ALICE, "any", min_score=0)
+    scores = [hit.score for hit in hits]
+    assert scores == sorted(scores, reverse=True)
+    assert hits[0].score == 100.0
+    assert len(hits) == 4  # every photo with a face, at a bar of 0
+    assert search_faces(index, ALICE, "any", min_score=101) == []
+
+
+def test_bad_queries_are_clear_errors() -> None:
+    index = hand_made_index()
+    with pytest.raises(NoFaceError):
+        search_faces(index, np.zeros((0, 128), dtype=np.float32))
+    with pytest.raises(FacefindError, match="another model"):
+        search_faces(index, np.ones((1, 512), dtype=np.float32))
+    with pytest.raises(FacefindError, match="match mode"):
+        search_faces(index, ALICE, "some")  # type: ignore[arg-type]
+
+
+# --- the real photos ----------------------------------------------------------------------
+
+
+def largest_face(index: AlbumIndex, name: str) -> np.ndarray | None:
+    rows = index.faces_of(index.photo_id(name))
+    return index.embeddings[rows[0]] if len(rows) else None  # faces are stored largest first
+
+
+def test_verification_accuracy_on_master_pairs(album_index: AlbumIndex, faces_dir: Path) -> None:
+    scale = ScoreScale(album_index.model)
+    with open(faces_dir / "master.csv", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    correct = 0
+    for pair in pairs:
+        first = largest_face(album_index, pair["file_x"])
+        second = largest_face(album_index, pair["file_y"])
+        same = first is not None and second is not None and scale.percent(first @ second) >= 50
+        correct += same == (pair["Decision"] == "Yes")
+    accuracy = correct / len(pairs)
+    print(f"verification accuracy {accuracy:.3f} on {len(pairs)} pairs")
+    assert len(pairs) >= 299
+    assert accuracy >= 0.97
+
+
+def test_each_person_finds_their_other_photos(
+    album_index: AlbumIndex, identities: dict[str, str], people_in: dict[str, set[str]]
+) -> None:
+    true_hits = false_hits = missed = 0
+    for query_name, person in identities.items():
+        query = largest_face(album_index, query_name)
+        expected = {name for name, people in people_in.items() if person in people} - {query_name}
+        found = set() if query is None else set(names(search_faces(album_index, query, "any")))
+        found.discard(query_name)
+        true_hits += len(found & expected)
+        false_hits += len(found - expected)
+        missed += len(expected - found)
+    precision = true_hits / (true_hits + false_hits)
+    recall = true_hits / (true_hits + missed)
+    print(f"retrieval precision {precision:.3f} recall {recall:.3f} over {len(identities)} queries")
+    assert precision >= 0.95
+    assert recall >= 0.90
+
+
+def test_query_photo_without_a_face_is_a_clear_error(embedder) -> None:
+    import io
+
+    from PIL import Image
+
+    blank = io.BytesIO()
+    Image.new("RGB", (640, 480), (120, 160, 200)).save(blank, format="JPEG")
+    with pytest.raises(NoFaceError, match="No face found in sky.jpg"):
+        query_faces(embedder, blank.getvalue(), name="sky.jpg")
+
+
+def test_group_query_gives_every_face_largest_first(embedder, all_photos) -> None:
+    faces = query_faces(embedder, all_photos["couple.jpg"], all_faces=True)
+    assert len(faces) == 2
+    assert faces[0].box[2] * faces[0].box[3] >= faces[1].box[2] * faces[1].box[3]
+    assert len(query_faces(embedder, all_photos["couple.jpg"])) == 1
+    assert stack_embeddings(faces).shape == (2, 128)
