@@ -22,6 +22,10 @@ from .runtime import deepface, deepface_weights_folder
 
 log = logging.getLogger("facefind")
 
+#: DeepFace keeps one instance of each face model per process; its native code (dlib, ONNX
+#: Runtime sessions shared across app sessions) is called by one thread at a time.
+_MODEL_LOCK = threading.Lock()
+
 Box = tuple[int, int, int, int]  # x, y, width, height in the original photo's pixels
 
 
@@ -103,6 +107,7 @@ class FaceEmbedder:
         self._notify = notify
         self._model_name: str | None = None
         self._lock = threading.Lock()
+        self._per_thread = threading.local()
 
     @property
     def model_name(self) -> str:
@@ -174,8 +179,20 @@ class FaceEmbedder:
         kept = [face for face in faces if face is not None]
         return sorted(kept, key=lambda face: face.area, reverse=True)
 
-    def _detector_model(self):  # DeepFace caches it, so this is a dictionary lookup
-        return deepface().build_model(self.settings.detector, task="face_detector")
+    def _detector_model(self):
+        """This thread's own instance of DeepFace's detector.
+
+        DeepFace caches one detector per process, but dlib's detector and OpenCV's cascades
+        are not safe to share between threads (a shared dlib detector corrupts memory), and
+        indexing detects in several threads at once.
+        """
+        detector = getattr(self._per_thread, "detector", None)
+        if detector is None:
+            from deepface.modules import modeling
+
+            detector = modeling.get_model_class("face_detector", self.settings.detector)()
+            self._per_thread.detector = detector
+        return detector
 
     def _aligned(self, bgr: np.ndarray, region, photo: DecodedPhoto) -> DetectedFace | None:
         from deepface.modules.detection import extract_face
@@ -203,9 +220,9 @@ class FaceEmbedder:
         """Unit-length embeddings of aligned face crops, in one batched model call."""
         if not crops:
             return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
-        results = deepface().represent(
-            list(crops), model_name=self.model_name, detector_backend="skip"
-        )
+        model_name = self.model_name
+        with _MODEL_LOCK:
+            results = deepface().represent(list(crops), model_name=model_name, detector_backend="skip")
         if len(crops) == 1:
             results = [results]
         vectors = [result[0]["embedding"] for result in results]

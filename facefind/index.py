@@ -9,10 +9,13 @@ it records the model, detector and facefind version it was made with.
 from __future__ import annotations
 
 import json
+import os
 import zipfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Union
+from typing import BinaryIO, Callable, Iterator, Union
 
 import numpy as np
 
@@ -163,11 +166,24 @@ def _check_consistent(index: AlbumIndex, path: object) -> None:
         raise IndexFileError(f"{path} is damaged: its parts do not fit together.")
 
 
-class IndexBuilder:
-    """Turns an album into an AlbumIndex, one photo at a time, batching the face model.
+@dataclass
+class _Analysed:
+    """What a worker made of one photo: its record and faces, or why it was skipped."""
 
-    Only thumbnails and embeddings are kept; each decoded photo is dropped as soon as its
-    faces are cropped, so memory does not grow with the size of the photos.
+    entry: PhotoEntry
+    info: PhotoInfo | None = None
+    thumbnail: bytes = b""
+    faces: list[DetectedFace] = field(default_factory=list)
+    skipped: Skipped | None = None
+
+
+class IndexBuilder:
+    """Turns an album into an AlbumIndex, batching the face model over many photos.
+
+    Worker threads decode and detect a few photos ahead (Pillow, dlib and OpenCV release the
+    GIL), while this thread embeds the faces in batches. Only thumbnails and embeddings are
+    kept: a decoded photo is dropped as soon as its faces are cropped, and at most a few photos
+    are in flight, so memory does not grow with the album.
     """
 
     def __init__(
@@ -175,10 +191,12 @@ class IndexBuilder:
         embedder: FaceEmbedder,
         image_limits: ImageLimits | None = None,
         batch_faces: int = 32,
+        workers: int | None = None,
     ) -> None:
         self.embedder = embedder
         self.image_limits = image_limits or ImageLimits()
         self.batch_faces = batch_faces
+        self.workers = workers or min(4, os.cpu_count() or 1)
 
     def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:
         self.embedder.load()
@@ -192,40 +210,57 @@ class IndexBuilder:
         pending: list[tuple[int, DetectedFace]] = []
         parts: list[tuple[np.ndarray, list[tuple[int, DetectedFace]]]] = []
         total = len(album)
-        for done, entry in enumerate(album, start=1):
-            photo_faces = self._photo(album, entry, index)
-            pending.extend(photo_faces)
-            if len(pending) >= self.batch_faces:
-                parts.append((self._embed(pending), pending))
-                pending = []
-            if progress:
-                progress(done, total)
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="facefind-index") as pool:
+            for done, analysed in enumerate(self._in_order(album, pool), start=1):
+                pending.extend(self._record(analysed, index))
+                if len(pending) >= self.batch_faces:
+                    parts.append((self._embed(pending), pending))
+                    pending = []
+                if progress:
+                    progress(done, total)
         if pending:
             parts.append((self._embed(pending), pending))
         _stack_faces(index, parts)
         return index
 
-    def _photo(
-        self, album: Album, entry: PhotoEntry, index: AlbumIndex
-    ) -> list[tuple[int, DetectedFace]]:
-        """Decode one photo, keep its thumbnail, return its faces (nothing on failure)."""
+    def _in_order(self, album: Album, pool: ThreadPoolExecutor) -> Iterator[_Analysed]:
+        """Photos analysed by the pool, in album order, with a bounded number in flight."""
+        in_flight: deque[Future] = deque()
+        for entry in album:
+            in_flight.append(pool.submit(self._analyse, album, entry))
+            if len(in_flight) > 2 * self.workers:
+                yield in_flight.popleft().result()
+        while in_flight:
+            yield in_flight.popleft().result()
+
+    def _analyse(self, album: Album, entry: PhotoEntry) -> _Analysed:
+        """Read, decode and detect one photo (in a worker); never raises for a bad photo."""
         try:
             data = album.read(entry)
             photo = decode_photo(data, 2 * self.embedder.settings.detect_size, self.image_limits)
+            del data
             faces = self.embedder.detect(photo)
             thumbnail = thumbnail_jpeg(photo.pixels, self.image_limits.thumbnail_size)
         except PhotoError as error:
-            index.skipped.append(Skipped(entry.name, str(error)))
-            return []
+            return _Analysed(entry, skipped=Skipped(entry.name, str(error)))
         except FacefindError:
             raise  # the model itself failed: not this photo's fault
         except Exception as error:  # never let one photo stop the album
-            index.skipped.append(Skipped(entry.name, f"could not be processed ({error})"))
+            return _Analysed(entry, skipped=Skipped(entry.name, f"could not be processed ({error})"))
+        info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)
+        return _Analysed(entry, info=info, thumbnail=thumbnail, faces=faces)
+
+    @staticmethod
+    def _record(analysed: _Analysed, index: AlbumIndex) -> list[tuple[int, DetectedFace]]:
+        """Add the photo to the index; return its faces tagged with its photo number."""
+        if analysed.info is None:
+            assert analysed.skipped is not None
+            index.skipped.append(analysed.skipped)
             return []
         number = len(index.photos)
-        index.photos.append(PhotoInfo(entry.name, photo.width, photo.height, entry.size))
-        index.thumbnails.append(thumbnail)
-        return [(number, face) for face in faces]
+        index.photos.append(analysed.info)
+        index.thumbnails.append(analysed.thumbnail)
+        return [(number, face) for face in analysed.faces]
 
     def _embed(self, faces: list[tuple[int, DetectedFace]]) -> np.ndarray:
         return self.embedder.embed([face.crop for _, face in faces])

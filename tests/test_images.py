@@ -116,3 +116,12 @@ def test_truncated_jpeg_is_refused() -> None:
 def test_thumbnail_is_a_small_jpeg() -> None:
     thumb = thumbnail_jpeg(np.zeros((3000, 4000, 3), dtype=np.uint8), 384)
     assert Image.open(io.BytesIO(thumb)).size == (384, 288)
+
+
+def test_heic_photos_decode_when_pillow_heif_is_installed() -> None:
+    pillow_heif = pytest.importorskip("pillow_heif", reason="pillow-heif is not installed")
+    pillow_heif.register_heif_opener()
+    data = encode(Image.new("RGB", (64, 48), (200, 30, 30)), "HEIF")
+    photo = decode_photo(data)
+    assert photo.pixels.shape == (48, 64, 3)
+    assert np.abs(photo.pixels[10, 10].astype(int) - (200, 30, 30)).max() < 25
