@@ -167,7 +167,7 @@ def _photo_hit(
             person=p,
             face=int(rows[face]),
             box=tuple(int(v) for v in index.boxes[rows[face]]),  # type: ignore[arg-type]
-            score=float(scale.percent(similarity[face, p])),
+            score=scale.percent_of_distance(1.0 - float(similarity[face, p])),
         )
         for p, face in chosen.items()
     )

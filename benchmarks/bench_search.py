@@ -1,0 +1,106 @@
+"""Search latency of facefind against synthetic albums of 10k, 100k and 1M faces.
+
+    python benchmarks/bench_search.py [--sizes 10000 100000 1000000] [--runs 30] [--json]
+
+Faces are random unit-length 128-D vectors, five per photo; each query person is planted (with
+noise) alone in 40 photos, and all five together in 40 more, so that searches in both modes
+return results as real ones do. Prints the median
+and p95 latency of `search_faces` for 1, 3 and 5 query people in `any` and `all` modes, and
+the memory of the index's face arrays.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from facefind.config import FaceSettings  # noqa: E402
+from facefind.faces import l2_normalize  # noqa: E402
+from facefind.index import AlbumIndex, PhotoInfo  # noqa: E402
+from facefind.search import ScoreScale, search_faces  # noqa: E402
+
+FACES_PER_PHOTO = 5
+PLANTED_PHOTOS = 40
+
+
+def synthetic_index(faces: int, people: np.ndarray, rng: np.random.Generator) -> AlbumIndex:
+    embeddings = l2_normalize(rng.standard_normal((faces, 128), dtype=np.float32))
+    photos = faces // FACES_PER_PHOTO
+    chosen = rng.choice(photos, PLANTED_PHOTOS * (len(people) + 1), replace=False)
+    groups, alone = chosen[:PLANTED_PHOTOS], chosen[PLANTED_PHOTOS:].reshape(len(people), -1)
+    for number, person in enumerate(people):  # slightly changed, as in another photo
+        rows = np.concatenate(
+            [groups * FACES_PER_PHOTO + number, alone[number] * FACES_PER_PHOTO]
+        )
+        noise = rng.standard_normal((len(rows), 128), dtype=np.float32) * 0.02
+        embeddings[rows] = l2_normalize(person + noise)
+    return AlbumIndex(
+        model="Dlib",
+        detector="dlib",
+        settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo(f"photo{n:07d}.jpg", 4000, 3000, 0) for n in range(photos)],
+        thumbnails=[b""] * photos,
+        embeddings=embeddings,
+        face_photo=np.repeat(np.arange(photos, dtype=np.int32), FACES_PER_PHOTO)[:faces],
+        boxes=np.zeros((faces, 4), dtype=np.int32),
+        confidences=np.ones(faces, dtype=np.float32),
+    )
+
+
+def measure(index: AlbumIndex, queries: np.ndarray, mode: str, runs: int, scale) -> dict:
+    search_faces(index, queries, mode, scale=scale)  # warm up
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        hits = search_faces(index, queries, mode, scale=scale)
+        times.append((time.perf_counter() - started) * 1000)
+    return {
+        "median_ms": round(float(np.median(times)), 2),
+        "p95_ms": round(float(np.percentile(times, 95)), 2),
+        "results": len(hits),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rng = np.random.default_rng(7)
+    people = l2_normalize(rng.standard_normal((5, 128), dtype=np.float32))
+    scale = ScoreScale("Dlib")
+    rows = []
+    for size in args.sizes:
+        index = synthetic_index(size, people, rng)
+        memory = index.embeddings.nbytes + index.face_photo.nbytes + index.boxes.nbytes
+        memory += index.confidences.nbytes
+        for count in (1, 3, 5):
+            for mode in ("any", "all"):
+                runs = args.runs if size <= 100_000 else max(5, args.runs // 3)
+                figures = measure(index, people[:count], mode, runs, scale)
+                rows.append(
+                    {"faces": size, "people": count, "mode": mode,
+                     "index_mib": round(memory / 1024**2, 1), **figures}
+                )
+    if args.json:
+        print(json.dumps({"cpu_count": os.cpu_count(), "rows": rows}, indent=1))
+        return
+    print(f"| faces | people | mode | median ms | p95 ms | results | face arrays MiB |")
+    print("|---:|---:|---|---:|---:|---:|---:|")
+    for row in rows:
+        print(
+            f"| {row['faces']:,} | {row['people']} | {row['mode']} | {row['median_ms']} | "
+            f"{row['p95_ms']} | {row['results']} | {row['index_mib']} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
