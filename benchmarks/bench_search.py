@@ -93,7 +93,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"cpu_count": os.cpu_count(), "rows": rows}, indent=1))
         return
-    print(f"| faces | people | mode | median ms | p95 ms | results | face arrays MiB |")
+    print("| faces | people | mode | median ms | p95 ms | results | face arrays MiB |")
     print("|---:|---:|---|---:|---:|---:|---:|")
     for row in rows:
         print(

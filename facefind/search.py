@@ -7,7 +7,6 @@ person", 0-49 = "not", and the default bar of 50% is the model's own verificatio
 
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass
 from typing import Literal, Sequence
@@ -55,6 +54,7 @@ class ScoreScale:
         self.model = model
         self._confidence = verification.find_confidence
         self.threshold = float(verification.find_threshold(model, "cosine"))
+        self._cuts: dict[float, float] = {}
 
     def percent_of_distance(self, distance: float) -> float:
         distance = max(float(distance), 0.0)
@@ -66,7 +66,6 @@ class ScoreScale:
         distances = 1.0 - np.asarray(similarity, dtype=np.float64)
         return np.vectorize(self.percent_of_distance, otypes=[np.float64])(distances)
 
-    @functools.lru_cache(maxsize=128)
     def similarity_at(self, min_score: float) -> float:
         """The lowest cosine similarity whose percentage is at least `min_score`.
 
