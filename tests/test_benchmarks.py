@@ -23,3 +23,22 @@ def test_search_benchmark_runs_on_a_tiny_album() -> None:
     # Each person is planted alone in 40 photos and all together in 40 more.
     assert [row["results"] for row in rows] == [80, 80, 160, 40, 240, 40]
     assert all(row["p95_ms"] >= row["median_ms"] > 0 for row in rows)
+
+
+def test_index_benchmark_runs_on_a_tiny_album(faces_dir) -> None:
+    result = subprocess.run(
+        [
+            sys.executable, "benchmarks/bench_index.py", "--photos", "2", "--baseline-photos", "1",
+            "--detector", "opencv", "--faces", str(faces_dir), "--json",
+        ],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["photos"] == 2 and report["compared_photos"] == 1
+    assert report["facefind"]["photos"] == 2 and report["baseline"]["photos"] == 1
+    for pipeline in ("baseline", "facefind"):
+        figures = report[pipeline]
+        assert figures["photos_per_s"] > 0 and figures["peak_rss_mib"] > 0
+        assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1
+    assert report["speedup"] > 0

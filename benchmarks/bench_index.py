@@ -1,0 +1,242 @@
+"""Indexing speed: facefind's indexer against the usual per-photo DeepFace loop, same process.
+
+    python benchmarks/bench_index.py [--photos 120] [--baseline-photos 20] [--model Dlib]
+                                     [--detector dlib] [--json]
+
+Builds a race-like album in memory from the shared face photos: each photo a 4000x3000 JPEG
+(quality 90) holding one to four of them, scaled so faces are at race-photo sizes. Then indexes
+it (a) with the baseline, one `DeepFace.represent` call per full-size decoded photo, in a
+sequential loop, and (b) with facefind's IndexBuilder. The baseline runs on the first
+`--baseline-photos` photos only (dlib takes ~24 s per 12 MP photo); speed is photos/s on what
+each indexed, and precision/recall are computed for both on the baseline's photos, from the
+known placement of the people, so speed is never bought with misses.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import threading
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from facefind.archive import Album  # noqa: E402
+from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
+from facefind.faces import FaceEmbedder, l2_normalize  # noqa: E402
+from facefind.images import decode_photo  # noqa: E402
+from facefind.index import AlbumIndex, IndexBuilder, PhotoInfo  # noqa: E402
+from facefind.runtime import deepface  # noqa: E402
+from facefind.search import search_faces  # noqa: E402
+
+CANVAS = (4000, 3000)
+
+
+class PeakRss:
+    """Peak resident memory of this process while a block runs (sampled every 20 ms)."""
+
+    def __enter__(self) -> "PeakRss":
+        self.peak = self._rss()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.02):
+            self.peak = max(self.peak, self._rss())
+
+    @staticmethod
+    def _rss() -> int:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        return 0
+
+    @property
+    def mib(self) -> float:
+        return round(self.peak / 1024**2, 1)
+
+
+def race_album(folder: Path, photos: int, seed: int = 1) -> tuple[bytes, list[set[str]]]:
+    """A zip of `photos` 4000x3000 JPEGs and, for each, the people placed in it."""
+    with open(folder / "identities.csv", newline="") as handle:
+        people = {row["file"]: row["person"] for row in csv.DictReader(handle)}
+    sources = {name: Image.open(folder / name).convert("RGB") for name in sorted(people)}
+    rng = np.random.default_rng(seed)
+    names = sorted(sources)
+    buffer = io.BytesIO()
+    placed: list[set[str]] = []
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for number in range(photos):
+            # A faceless backdrop: one of the photos shrunk to 16x12 pixels and blown up.
+            backdrop = sources[names[rng.integers(len(names))]].resize((16, 12)).resize(CANVAS)
+            count = int(rng.integers(1, 5))
+            chosen = rng.choice(len(names), count, replace=False)
+            slot = CANVAS[0] // count
+            for position, index in enumerate(chosen):
+                source = sources[names[index]]
+                height = int(rng.integers(700, 1400))
+                width = min(slot, round(source.width * height / source.height))
+                height = round(source.height * width / source.width)
+                backdrop.paste(
+                    source.resize((width, height)),
+                    (position * slot, int(rng.integers(0, CANVAS[1] - height + 1))),
+                )
+            placed.append({people[names[index]] for index in chosen})
+            jpeg = io.BytesIO()
+            backdrop.save(jpeg, format="JPEG", quality=90)
+            archive.writestr(f"race/photo{number:04d}.jpg", jpeg.getvalue())
+    return buffer.getvalue(), placed
+
+
+def baseline_index(album: Album, settings: FaceSettings, limit: int) -> AlbumIndex:
+    """The usual way: one DeepFace.represent call per full-size photo, one after another."""
+    DeepFace = deepface()
+    index = AlbumIndex(model=settings.model, detector=settings.detector, settings=settings)
+    vectors, owners, boxes, confidences = [], [], [], []
+    for number, entry in enumerate(album.photos[:limit]):
+        photo = decode_photo(album.read(entry))
+        try:
+            faces = DeepFace.represent(
+                np.ascontiguousarray(photo.pixels[:, :, ::-1]),
+                model_name=settings.model,
+                detector_backend=settings.detector,
+            )
+        except ValueError:  # no face
+            faces = []
+        for face in faces:
+            area = face["facial_area"]
+            if face["face_confidence"] < settings.min_confidence:
+                continue
+            if min(area["w"], area["h"]) < settings.min_face_size:
+                continue
+            vectors.append(face["embedding"])
+            owners.append(number)
+            boxes.append([area["x"], area["y"], area["w"], area["h"]])
+            confidences.append(face["face_confidence"])
+        index.photos.append(PhotoInfo(entry.name, photo.width, photo.height, entry.size))
+    if vectors:
+        index.embeddings = l2_normalize(np.asarray(vectors, dtype=np.float32))
+        index.face_photo = np.asarray(owners, dtype=np.int32)
+        index.boxes = np.asarray(boxes, dtype=np.int32)
+        index.confidences = np.asarray(confidences, dtype=np.float32)
+    return index
+
+
+def retrieval(
+    index: AlbumIndex, placed: list[set[str]], queries: dict[str, np.ndarray], photos: int
+) -> dict:
+    """Precision and recall over one query per person, on the album's first `photos` photos."""
+    true_hits = false_hits = missed = 0
+    for person, query in queries.items():
+        truth = {number for number in range(photos) if person in placed[number]}
+        found = {hit.photo for hit in search_faces(index, query) if hit.photo < photos}
+        true_hits += len(found & truth)
+        false_hits += len(found - truth)
+        missed += len(truth - found)
+    return {
+        "precision": round(true_hits / max(true_hits + false_hits, 1), 3),
+        "recall": round(true_hits / max(true_hits + missed, 1), 3),
+    }
+
+
+def person_queries(folder: Path, embedder: FaceEmbedder) -> dict[str, np.ndarray]:
+    """One query face per person: the largest face of their first labelled photo."""
+    with open(folder / "identities.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    queries: dict[str, np.ndarray] = {}
+    for row in rows:
+        if row["person"] not in queries:
+            faces = embedder.faces(decode_photo((folder / row["file"]).read_bytes(), 2048))
+            if faces:
+                queries[row["person"]] = faces[0].embedding
+    return queries
+
+
+def run(args: argparse.Namespace) -> dict:
+    folder = Path(args.faces or sample_faces_folder())
+    settings = FaceSettings(model=args.model, detector=args.detector)
+    data, placed = race_album(folder, args.photos)
+    embedder = FaceEmbedder(settings)
+    embedder.load()
+    queries = person_queries(folder, embedder)
+    album = Album(data)
+    compared = min(args.baseline_photos, args.photos)
+    figures = {}
+    for name in ("facefind", "baseline"):
+        with PeakRss() as memory:
+            started = time.perf_counter()
+            if name == "facefind":
+                index = IndexBuilder(embedder).build(album)
+            else:
+                index = baseline_index(album, settings, compared)
+            seconds = time.perf_counter() - started
+        figures[name] = {
+            "photos": len(index.photos),
+            "seconds": round(seconds, 1),
+            "photos_per_s": round(len(index.photos) / seconds, 3),
+            "faces_per_s": round(index.face_count / seconds, 3),
+            "peak_rss_mib": memory.mib,
+            **retrieval(index, placed, queries, compared),
+        }
+    return {
+        "photos": args.photos,
+        "compared_photos": compared,
+        "model": embedder.model_name,
+        "detector": args.detector,
+        "cpu_count": os.cpu_count(),
+        "zip_mib": round(len(data) / 1024**2, 1),
+        "baseline": figures["baseline"],
+        "facefind": figures["facefind"],
+        "speedup": round(
+            figures["facefind"]["photos_per_s"] / figures["baseline"]["photos_per_s"], 2
+        ),
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--photos", type=int, default=120)
+    parser.add_argument("--baseline-photos", type=int, default=20)
+    parser.add_argument("--model", default="Dlib")
+    parser.add_argument("--detector", default="dlib")
+    parser.add_argument("--faces", help="the shared face photos (default ../shared/data/faces)")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    report = run(args)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return
+    print(
+        f"{report['photos']} photos of 4000x3000 ({report['zip_mib']} MiB zip), model "
+        f"{report['model']}, detector {report['detector']}, {report['cpu_count']} cores; "
+        f"baseline on the first {report['compared_photos']}"
+    )
+    print("| pipeline | photos | s | photos/s | faces/s | peak RSS MiB | precision | recall |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name in ("baseline", "facefind"):
+        row = report[name]
+        print(
+            f"| {name} | {row['photos']} | {row['seconds']} | {row['photos_per_s']} | "
+            f"{row['faces_per_s']} | {row['peak_rss_mib']} | {row['precision']} | {row['recall']} |"
+        )
+    print(f"speedup (photos/s, facefind / baseline): {report['speedup']}x")
+
+
+if __name__ == "__main__":
+    main()
