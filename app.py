@@ -1,7 +1,330 @@
-"""facefind's Streamlit app (placeholder until the app issue lands)."""
+"""facefind's Streamlit app: upload an album zip, find yourself by selfie or by words, download.
+
+A thin layer of widgets over the `facefind` library: indexing, search and pictures all come
+from it. The album, its index and the query photos live in this browser session's state only,
+and are dropped when the session ends or the user presses "Forget this album".
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
 
 import streamlit as st
+from PIL import ImageOps
 
-st.set_page_config(page_title="facefind", page_icon="🔎")
-st.title("facefind")
-st.write("The photo finder app is coming. Meanwhile use the command line: `python -m facefind --help`.")
+from facefind.archive import Album
+from facefind.config import FACE_MODELS, OFFLINE_DETECTORS, FaceSettings
+from facefind.errors import FacefindError
+from facefind.faces import Face, FaceEmbedder
+from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
+from facefind.index import AlbumIndex, IndexBuilder
+from facefind.search import (
+    DEFAULT_MIN_SCORE,
+    PhotoHit,
+    query_faces,
+    search_faces,
+    similar_photos,
+    stack_embeddings,
+    text_search,
+)
+from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
+
+st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
+PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"]
+COLUMNS = 4
+
+
+# --- models: loaded once per server process ---------------------------------------------------
+
+
+@st.cache_resource(show_spinner="Loading the face model…")
+def face_embedder(settings: FaceSettings) -> FaceEmbedder:
+    embedder = FaceEmbedder(settings, notify=lambda message: None)
+    embedder.load()
+    return embedder
+
+
+@st.cache_resource(show_spinner="Loading the text model…")
+def photo_text_model(name: str) -> PhotoTextModel:
+    return PhotoTextModel(name)
+
+
+# --- the album ---------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedAlbum:
+    """What this session knows about its album. Never shared with other sessions."""
+
+    key: str
+    album: Album
+    index: AlbumIndex
+    notices: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+
+def sidebar() -> tuple[object | None, FaceSettings, str]:
+    with st.sidebar:
+        st.header("Album")
+        upload = st.file_uploader(
+            "Your album (.zip)", type=["zip"], help="Read in memory, never saved to disk."
+        )
+        with st.expander("Settings"):
+            st.caption("Changing any of these indexes the album again.")
+            defaults = FaceSettings()
+            model = st.selectbox("Face model", FACE_MODELS, index=FACE_MODELS.index(defaults.model))
+            detector = st.selectbox(
+                "Face detector", OFFLINE_DETECTORS, index=OFFLINE_DETECTORS.index(defaults.detector)
+            )
+            confidence = st.slider(
+                "Minimum face confidence", 0.0, 1.0, defaults.min_confidence, 0.05,
+                help="Faces the detector is less sure of are ignored.",
+            )
+            uform_choices = list(dict.fromkeys([configured_model(), *UFORM_MODELS]))
+            uform = st.selectbox("Text model (UForm)", uform_choices)
+        if st.button("Forget this album", help="Drops the album, its faces and your queries now."):
+            forget()
+    return upload, FaceSettings(model, detector, confidence), uform
+
+
+def forget() -> None:
+    for key in list(st.session_state):
+        del st.session_state[key]
+    st.session_state["forgotten"] = True
+
+
+def album_key(data: bytes, settings: FaceSettings, uform: str) -> str:
+    return hashlib.sha256(data).hexdigest() + repr(settings) + uform
+
+
+def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum | None:
+    """The indexed album of this session, indexing it once per (zip, settings)."""
+    data = upload.getvalue()
+    key = album_key(data, settings, uform)
+    loaded: LoadedAlbum | None = st.session_state.get("album")
+    if loaded is not None and loaded.key == key:
+        return loaded
+    st.session_state.pop("album", None)  # a new zip or new settings: drop the old one first
+    album = Album(data)
+    if not album.photos:
+        st.error("This zip has no photos facefind can read.")
+        show_skipped(album.skipped)
+        return None
+    notices: list[str] = []
+    embedder = face_embedder(settings)
+    notices.extend(embedder.notices)
+    bar = st.progress(0.0, text=f"Indexing {len(album)} photos…")
+    started = time.monotonic()
+
+    def progress(done: int, total: int) -> None:
+        rate = done / max(time.monotonic() - started, 1e-6)
+        left = (total - done) / rate
+        bar.progress(
+            done / total,
+            text=f"Indexed {done}/{total} photos · {rate:.1f} photos/s · {left:.0f} s left",
+        )
+
+    builder = IndexBuilder(embedder, photo_text_model(uform), notify=notices.append)
+    index = builder.build(album, progress)
+    bar.empty()
+    loaded = LoadedAlbum(key, album, index, notices, time.monotonic() - started)
+    st.session_state["album"] = loaded
+    return loaded
+
+
+def show_skipped(skipped) -> None:
+    if skipped:
+        with st.expander(f"{len(skipped)} files skipped"):
+            st.table([{"file": item.name, "why": item.reason} for item in skipped])
+
+
+def summary(loaded: LoadedAlbum) -> None:
+    index = loaded.index
+    left, middle, right = st.columns(3)
+    left.metric("Photos", len(index.photos))
+    middle.metric("Faces found", index.face_count)
+    right.metric("Files skipped", len(index.skipped))
+    for notice in loaded.notices:
+        st.info(notice)
+    show_skipped(index.skipped)
+
+
+# --- results -----------------------------------------------------------------------------------
+
+
+@st.dialog("Photo", width="large")
+def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
+    entry = next(entry for entry in loaded.album if entry.name == hit.name)
+    st.image(outlined_photo(loaded.album.read(entry), hit), caption=hit.name)
+
+
+def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool = False) -> None:
+    """Thumbnails best first, with score and outlined faces; a bigger view; the download."""
+    st.write(f"**{len(hits)} photos**")
+    names = [hit.name for hit in hits]
+    st.download_button(
+        f"Download these {len(hits)} photos (.zip)",
+        data=lambda: loaded.album.zip_of(names),
+        file_name="facefind-photos.zip",
+        mime="application/zip",
+        key=f"{key}-download",
+        icon=":material/download:",
+    )
+    for start in range(0, len(hits), COLUMNS):
+        for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS]):
+            with column:
+                st.image(outlined_thumbnail(loaded.index, hit), caption=f"{hit.score:.0f}% · {hit.name}")
+                view, more = st.columns(2)
+                if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
+                    show_large(loaded, hit)
+                if like and more.button("More like this", key=f"{key}-like-{hit.photo}"):
+                    st.session_state["like"] = hit.photo
+
+
+# --- face search -------------------------------------------------------------------------------
+
+
+def query_pictures() -> list[tuple[str, bytes]]:
+    selfie = st.camera_input("Take a selfie", key="selfie")
+    uploads = st.file_uploader(
+        "…or upload photos of the people to find",
+        type=PHOTO_TYPES,
+        accept_multiple_files=True,
+        key="query-photos",
+    )
+    pictures = [("your selfie", selfie.getvalue())] if selfie else []
+    return pictures + [(upload.name, upload.getvalue()) for upload in uploads or []]
+
+
+def faces_of(embedder: FaceEmbedder, name: str, data: bytes) -> list[Face]:
+    """The faces of a query picture, found once per picture and session."""
+    cache = st.session_state.setdefault("query-faces", {})
+    key = (hashlib.sha256(data).hexdigest(), embedder.settings)
+    if key not in cache:
+        cache[key] = query_faces(embedder, data, name=name, all_faces=True)
+    return cache[key]
+
+
+def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, bytes]]) -> list[tuple]:
+    """Show every face of the query pictures with a checkbox; return the chosen (face, crop)."""
+    embedder = face_embedder(loaded.index.settings)
+    chosen: list[tuple] = []
+    for name, data in pictures:
+        try:
+            faces = faces_of(embedder, name, data)
+        except FacefindError as error:
+            st.warning(str(error))
+            continue
+        st.caption(f"Faces in {name}: tick who to look for")
+        columns = st.columns(min(len(faces), 6))
+        for number, (face, crop) in enumerate(zip(faces, face_crops(data, faces))):
+            with columns[number % len(columns)]:
+                st.image(crop)
+                digest = hashlib.sha256(data).hexdigest()[:12]
+                if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
+                    chosen.append((face, crop))
+    return chosen
+
+
+def legend(chosen: list[tuple]) -> None:
+    """The chosen faces framed in the colour their matches are outlined with."""
+    st.caption("Looking for (matches are outlined in the same colour):")
+    columns = st.columns(min(len(chosen), 8))
+    for person, (_, crop) in enumerate(chosen):
+        framed = ImageOps.expand(crop.resize((72, 72)), border=5, fill=person_colour(person))
+        columns[person % len(columns)].image(framed, caption=f"person {person + 1}")
+
+
+def face_tab(loaded: LoadedAlbum) -> None:
+    pictures = query_pictures()
+    if not pictures:
+        st.info("Take a selfie or upload a photo of the people you are looking for.")
+        return
+    chosen = choose_people(loaded, pictures)
+    if not chosen:
+        st.session_state["face-hits"] = None
+        return
+    legend(chosen)
+    mode = "any"
+    if len(chosen) > 1:
+        label = st.radio(
+            "Photos with", ["any of them", "all of them together"], horizontal=True, key="mode"
+        )
+        mode = "all" if label == "all of them together" else "any"
+    level = st.slider(
+        "Level of similarity (%)", 0, 100, int(DEFAULT_MIN_SCORE), key="level",
+        help="50% is the face model's own 'same person' threshold. Lower finds more.",
+    )
+    queries = stack_embeddings([face for face, _ in chosen])
+    hits = search_faces(loaded.index, queries, mode, float(level))
+    st.session_state["face-hits"] = hits
+    if not hits:
+        st.info("Not found at this level of similarity. Try lowering it.")
+        return
+    results_grid(loaded, hits, "faces")
+
+
+# --- text search -------------------------------------------------------------------------------
+
+
+def text_tab(loaded: LoadedAlbum) -> None:
+    index = loaded.index
+    if index.photo_embeddings is None:
+        st.info(
+            "Text search is not available for this album: the UForm text model could not be "
+            "loaded when it was indexed (it downloads on first use). Face search works."
+        )
+        return
+    model = photo_text_model(index.photo_model)
+    text = st.text_input("Describe the photo", placeholder="runner crossing the finish line at night")
+    count = st.slider("How many photos", 4, 100, 20, step=4)
+    face_hits = st.session_state.get("face-hits")
+    within = None
+    if face_hits and st.checkbox("Only photos of the people chosen in Face search"):
+        within = face_hits
+    like = st.session_state.get("like")
+    if like is not None:
+        st.write(f"More like **{index.photos[like].name}**")
+        if st.button("Back to the description"):
+            st.session_state.pop("like")
+            st.rerun()
+        results_grid(loaded, similar_photos(index, like, count), "like", like=True)
+        return
+    if text.strip():
+        results_grid(loaded, text_search(index, model, text, count, within), "text", like=True)
+
+
+# --- page --------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    st.title("facefind")
+    upload, settings, uform = sidebar()
+    if st.session_state.pop("forgotten", False):
+        st.success("The album, its faces and your queries are forgotten.")
+    if upload is None:
+        st.session_state.pop("album", None)
+        st.write(
+            "Upload the zip of your event photos in the sidebar, then find yourself with a "
+            "selfie, or describe the photo you want. Everything stays on this computer."
+        )
+        return
+    loaded = load_album(upload, settings, uform)
+    if loaded is None:
+        return
+    summary(loaded)
+    faces, words = st.tabs(["Face search", "Text search"])
+    with faces:
+        face_tab(loaded)
+    with words:
+        text_tab(loaded)
+
+
+try:
+    main()
+except FacefindError as error:
+    st.error(str(error))
+except Exception as error:  # a friendly message, never a traceback, in the page
+    st.error(f"Something went wrong: {type(error).__name__}: {error}")

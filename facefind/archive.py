@@ -11,7 +11,7 @@ import io
 import posixpath
 import zipfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterator, Union
+from typing import BinaryIO, Iterable, Iterator, Union
 
 from .config import ArchiveLimits
 from .errors import ArchiveError, PhotoError
@@ -107,11 +107,13 @@ class Album:
             )
         total = 0
         encrypted = 0
+        seen: set[str] = set()
         for info in infos:
             if info.is_dir():
                 continue
             name = display_name(info)
-            reason = junk_reason(name)
+            reason = "a second file of the same name in the zip" if name in seen else junk_reason(name)
+            seen.add(name)
             if reason is None and info.flag_bits & 0x1:
                 reason = "password-protected"
                 encrypted += 1
@@ -155,6 +157,15 @@ class Album:
         if len(data) > limit:
             raise PhotoError("larger than its zip entry says (refused)")
         return data
+
+    def zip_of(self, names: Iterable[str]) -> bytes:
+        """A new zip of these photos, original bytes and names unchanged (for download)."""
+        entries = {entry.name: entry for entry in self.photos}
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for name in names:
+                archive.writestr(name, self.read(entries[name]))
+        return buffer.getvalue()
 
     def __iter__(self) -> Iterator[PhotoEntry]:
         return iter(self.photos)

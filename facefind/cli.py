@@ -1,4 +1,4 @@
-"""The command line: `python -m facefind index|search ...`.
+"""The command line: `python -m facefind index|search|describe ...`.
 
 Exit codes: 0 done (also when nothing matched), 2 a problem with the input that the message
 explains (unreadable album, query photo without a face, index of another model), 1 an
@@ -20,8 +20,16 @@ from .archive import Album
 from .config import FACE_MODELS, FaceSettings
 from .errors import FacefindError
 from .faces import FaceEmbedder
-from .index import AlbumIndex, IndexBuilder, is_index_file
-from .search import DEFAULT_MIN_SCORE, PhotoHit, query_faces, search_faces, stack_embeddings
+from .index import AlbumIndex, IndexBuilder, add_photo_embeddings, is_index_file
+from .search import (
+    DEFAULT_MIN_SCORE,
+    PhotoHit,
+    query_faces,
+    search_faces,
+    stack_embeddings,
+    text_search,
+)
+from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
 
 
 class ProgressPrinter:
@@ -61,37 +69,60 @@ def _face_settings(args: argparse.Namespace) -> FaceSettings:
     )
 
 
-def _embedder(settings: FaceSettings, quiet: bool) -> FaceEmbedder:
-    def notify(message: str) -> None:
-        print(f"facefind: {message}", file=sys.stderr)
-
-    return FaceEmbedder(settings, notify=notify)
+def _notify(message: str) -> None:
+    print(f"facefind: {message}", file=sys.stderr)
 
 
-def _index_album(path: str, embedder: FaceEmbedder, quiet: bool) -> AlbumIndex:
-    """Index an album zip read into memory (nothing is extracted)."""
+def _embedder(settings: FaceSettings) -> FaceEmbedder:
+    return FaceEmbedder(settings, notify=_notify)
+
+
+def _read(path: str) -> bytes:
     try:
-        data = Path(path).read_bytes()
+        return Path(path).read_bytes()
     except OSError as error:
         raise FacefindError(f"Cannot read {path}: {error.strerror or error}.") from error
-    album = Album(data)
+
+
+def _open_album(path: str) -> Album:
+    """The album zip read into memory (nothing is extracted)."""
+    album = Album(_read(path))
     if not album.photos:
         raise FacefindError(f"{path} has no photos facefind can read.")
+    return album
+
+
+def _index_album(
+    path: str, embedder: FaceEmbedder, photo_model: PhotoTextModel | None, quiet: bool
+) -> AlbumIndex:
     progress = None if quiet else ProgressPrinter()
-    return IndexBuilder(embedder).build(album, progress)
+    builder = IndexBuilder(embedder, photo_model, notify=_notify)
+    return builder.build(_open_album(path), progress)
 
 
 def run_index(args: argparse.Namespace) -> int:
-    embedder = _embedder(_face_settings(args), args.quiet)
-    index = _index_album(args.album, embedder, args.quiet)
+    photo_model = None if args.no_text else PhotoTextModel(args.uform_model)
+    index = _index_album(args.album, _embedder(_face_settings(args)), photo_model, args.quiet)
     output = args.output or str(Path(args.album).with_suffix(".facefind"))
     index.save(output)
+    described = f", photos described by {index.photo_model}" if index.photo_model else ""
     print(
         f"{len(index.photos)} photos, {index.face_count} faces ({index.model}, "
-        f"{index.detector}), {len(index.skipped)} skipped -> {output}",
+        f"{index.detector}){described}, {len(index.skipped)} skipped -> {output}",
         file=sys.stderr,
     )
     _report_skipped(index)
+    return 0
+
+
+def run_describe(args: argparse.Namespace) -> int:
+    """Add UForm photo embeddings to an index made without them (faces are kept)."""
+    index = AlbumIndex.load(args.index)
+    photo_model = PhotoTextModel(args.uform_model)
+    progress = None if args.quiet else ProgressPrinter()
+    add_photo_embeddings(index, _open_album(args.album), photo_model, progress)
+    index.save(args.index)
+    print(f"{len(index.photos)} photos described by {index.photo_model} -> {args.index}", file=sys.stderr)
     return 0
 
 
@@ -99,26 +130,28 @@ def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder]:
     if is_index_file(args.album):
         index = AlbumIndex.load(args.album, model=args.model)
         if args.detector and args.detector != index.detector:
-            print(
-                f"facefind: the index was made with the {index.detector} detector; "
-                f"query faces are found with it too.",
-                file=sys.stderr,
+            _notify(
+                f"the index was made with the {index.detector} detector; "
+                "query faces are found with it too."
             )
-        return index, _embedder(index.settings, args.quiet)
-    embedder = _embedder(_face_settings(args), args.quiet)
-    return _index_album(args.album, embedder, args.quiet), embedder
+        return index, _embedder(index.settings)
+    embedder = _embedder(_face_settings(args))
+    photo_model = PhotoTextModel(args.uform_model) if args.text else None
+    return _index_album(args.album, embedder, photo_model, args.quiet), embedder
 
 
 def run_search(args: argparse.Namespace) -> int:
+    if not args.face and not args.text:
+        raise FacefindError("Say what to look for: --face PHOTO, --text DESCRIPTION, or both.")
     index, embedder = _load_or_index(args)
     faces = []
-    for path in args.face:
-        try:
-            data = Path(path).read_bytes()
-        except OSError as error:
-            raise FacefindError(f"Cannot read {path}: {error.strerror or error}.") from error
-        faces.extend(query_faces(embedder, data, name=path, all_faces=args.all_faces))
-    hits = search_faces(index, stack_embeddings(faces), args.match, args.min_score)
+    for path in args.face or ():
+        faces.extend(query_faces(embedder, _read(path), name=path, all_faces=args.all_faces))
+    hits = search_faces(index, stack_embeddings(faces), args.match, args.min_score) if faces else None
+    if args.text:
+        photo_model = PhotoTextModel(args.uform_model or index.photo_model)
+        hits = text_search(index, photo_model, args.text, args.top, within=hits)
+    assert hits is not None
     if args.json:
         json.dump(search_report(index, hits, args), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
@@ -135,6 +168,8 @@ def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Na
         "detector": index.detector,
         "match": args.match,
         "min_score": args.min_score,
+        "text": args.text,
+        "photo_model": index.photo_model,
         "photos": len(index.photos),
         "results": [
             {
@@ -153,7 +188,7 @@ def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Na
 
 def _print_hits(hits: Sequence[PhotoHit], people: int) -> None:
     if not hits:
-        print("No photo matched. Try a lower --min-score.", file=sys.stderr)
+        print("No photo matched. Try a lower --min-score, or other words.", file=sys.stderr)
     for hit in hits:
         detail = ""
         if people > 1:
@@ -170,6 +205,12 @@ def _report_skipped(index: AlbumIndex) -> None:
             print(f"  {item.name}: {item.reason}", file=sys.stderr)
 
 
+UFORM_HELP = (
+    f"UForm model for text search: a hub name ({', '.join(UFORM_MODELS)}) or a local folder; "
+    f"default ${UFORM_MODEL_ENV} or {DEFAULT_UFORM_MODEL}"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="python -m facefind", description="Find your photos in an album zip by face."
@@ -184,17 +225,36 @@ def parser() -> argparse.ArgumentParser:
             "--min-confidence", type=float, help="drop faces the detector is less sure of (0-1)"
         )
         command.add_argument("--quiet", action="store_true", help="no progress on stderr")
+        command.add_argument("--uform-model", help=UFORM_HELP)
 
     index = commands.add_parser("index", help="index an album zip and save the index")
     index.add_argument("album", help="the album .zip")
     index.add_argument("-o", "--output", help="index file to write (default ALBUM.facefind)")
+    index.add_argument(
+        "--no-text", action="store_true", help="skip UForm photo embeddings (no text search)"
+    )
     face_options(index)
     index.set_defaults(run=run_index)
+
+    describe = commands.add_parser(
+        "describe", help="add UForm photo embeddings to an index made without them"
+    )
+    describe.add_argument("album", help="the album .zip the index was made from")
+    describe.add_argument("index", help="the index file to update")
+    describe.add_argument("--uform-model", help=UFORM_HELP)
+    describe.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    describe.set_defaults(run=run_describe)
 
     search = commands.add_parser("search", help="find photos of one or more people")
     search.add_argument("album", help="the album .zip, or an index made by 'index'")
     search.add_argument(
-        "--face", action="append", required=True, help="a photo of a person (repeat for more)"
+        "--face", action="append", help="a photo of a person (repeat for more)"
+    )
+    search.add_argument(
+        "--text", help="describe the photo; with --face, ranks the photos of those people"
+    )
+    search.add_argument(
+        "--top", type=int, default=20, help="how many photos a --text search returns (default 20)"
     )
     search.add_argument(
         "--match", choices=("any", "all"), default="any",

@@ -40,7 +40,7 @@ class FaceSettings:
     #: The detector works on a copy of the photo shrunk to this long side (pixels); faces are
     #: then aligned from the photo decoded at twice this size, and boxes are mapped back to the
     #: original. dlib's detector upsamples once, so it finds faces down to ~40 px of this copy.
-    detect_size: int = 1024
+    detect_size: int = 1280
 
 
 @dataclass(frozen=True)

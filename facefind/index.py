@@ -9,6 +9,7 @@ it records the model, detector and facefind version it was made with.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import zipfile
 from collections import deque
@@ -22,11 +23,13 @@ import numpy as np
 from . import __version__
 from .archive import Album, PhotoEntry, Skipped
 from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits
-from .errors import FacefindError, IndexFileError, PhotoError
+from .errors import FacefindError, IndexFileError, ModelUnavailableError, PhotoError
 from .faces import DetectedFace, FaceEmbedder
 from .images import decode_photo, thumbnail_jpeg
+from .semantic import PhotoTextModel
 
 INDEX_FORMAT = 1
+log = logging.getLogger("facefind")
 #: Called as progress(photos_done, photos_total) while an album is indexed.
 Progress = Callable[[int, int], None]
 
@@ -57,6 +60,10 @@ class AlbumIndex:
     boxes: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.int32))
     confidences: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.float32))
     skipped: list[Skipped] = field(default_factory=list)
+    #: UForm embeddings of the photos, one unit-length row per photo, and the model that made
+    #: them; None when the album was indexed without a UForm model (e.g. offline).
+    photo_embeddings: np.ndarray | None = None
+    photo_model: str | None = None
     version: str = __version__
 
     @property
@@ -85,7 +92,11 @@ class AlbumIndex:
             "settings": asdict(self.settings),
             "photos": [asdict(photo) for photo in self.photos],
             "skipped": [asdict(item) for item in self.skipped],
+            "photo_model": self.photo_model,
         }
+        photo_embeddings = self.photo_embeddings
+        if photo_embeddings is None:
+            photo_embeddings = np.zeros((0, 0), dtype=np.float32)
         if isinstance(path, (str, Path)):  # np.savez would append ".npz" to a path
             with open(path, "wb") as handle:
                 return self.save(handle)
@@ -96,6 +107,7 @@ class AlbumIndex:
             face_photo=self.face_photo,
             boxes=self.boxes,
             confidences=self.confidences,
+            photo_embeddings=photo_embeddings,
             thumbnails=thumbs,
             thumbnail_offsets=offsets,
         )
@@ -143,6 +155,12 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             boxes=data["boxes"].astype(np.int32, copy=False),
             confidences=data["confidences"].astype(np.float32, copy=False),
             skipped=[Skipped(**item) for item in meta["skipped"]],
+            photo_model=meta["photo_model"],
+            photo_embeddings=(
+                data["photo_embeddings"].astype(np.float32, copy=False)
+                if meta["photo_model"]
+                else None
+            ),
             version=meta["facefind"],
         )
     except (KeyError, TypeError) as error:
@@ -160,6 +178,10 @@ def _check_consistent(index: AlbumIndex, path: object) -> None:
         and index.boxes.shape == (faces, 4)
         and index.confidences.shape == (faces,)
         and len(index.thumbnails) == len(index.photos)
+        and (
+            index.photo_embeddings is None
+            or (index.photo_embeddings.ndim == 2 and len(index.photo_embeddings) == len(index.photos))
+        )
         and (faces == 0 or 0 <= index.face_photo.min() <= index.face_photo.max() < len(index.photos))
     )
     if not consistent:
@@ -174,66 +196,118 @@ class _Analysed:
     info: PhotoInfo | None = None
     thumbnail: bytes = b""
     faces: list[DetectedFace] = field(default_factory=list)
+    photo_input: np.ndarray | None = None  # the photo prepared for the UForm image encoder
     skipped: Skipped | None = None
 
 
+class _Batched:
+    """Collects model inputs and runs the model on them in batches, keeping their tags."""
+
+    def __init__(self, size: int, run: Callable[[list], np.ndarray]) -> None:
+        self.size, self.run = size, run
+        self.tags: list = []
+        self._inputs: list = []
+        self._outputs: list[np.ndarray] = []
+
+    def add(self, tag: object, model_input: object) -> None:
+        self.tags.append(tag)
+        self._inputs.append(model_input)
+        if len(self._inputs) >= self.size:
+            self._flush()
+
+    def _flush(self) -> None:
+        if self._inputs:
+            self._outputs.append(self.run(self._inputs))
+            self._inputs = []
+
+    def outputs(self) -> np.ndarray | None:
+        self._flush()
+        return np.concatenate(self._outputs).astype(np.float32) if self._outputs else None
+
+
 class IndexBuilder:
-    """Turns an album into an AlbumIndex, batching the face model over many photos.
+    """Turns an album into an AlbumIndex in one pass: faces, thumbnails, UForm embeddings.
 
     Worker threads decode and detect a few photos ahead (Pillow, dlib and OpenCV release the
-    GIL), while this thread embeds the faces in batches. Only thumbnails and embeddings are
-    kept: a decoded photo is dropped as soon as its faces are cropped, and at most a few photos
-    are in flight, so memory does not grow with the album.
+    GIL), while this thread runs the face model and the UForm image encoder in batches. Only
+    thumbnails and embeddings are kept: a decoded photo is dropped as soon as its faces are
+    cropped, and at most a few photos are in flight, so memory does not grow with the album.
     """
 
     def __init__(
         self,
         embedder: FaceEmbedder,
+        photo_model: PhotoTextModel | None = None,
         image_limits: ImageLimits | None = None,
-        batch_faces: int = 32,
         workers: int | None = None,
+        notify: Callable[[str], None] | None = None,
     ) -> None:
         self.embedder = embedder
+        self.photo_model = photo_model
         self.image_limits = image_limits or ImageLimits()
-        self.batch_faces = batch_faces
         self.workers = workers or min(4, os.cpu_count() or 1)
+        self.notify = notify or log.warning
+        self.batch_faces = 32
+        self.batch_photos = 16
 
     def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:
         self.embedder.load()
+        photo_model = self._usable_photo_model()
         index = AlbumIndex(
             model=self.embedder.model_name,
             detector=self.embedder.detector,
             # the model actually used, which differs from the asked one after a fallback
             settings=replace(self.embedder.settings, model=self.embedder.model_name),
             skipped=list(album.skipped),
+            photo_model=photo_model.name if photo_model else None,
         )
-        pending: list[tuple[int, DetectedFace]] = []
-        parts: list[tuple[np.ndarray, list[tuple[int, DetectedFace]]]] = []
+        faces = _Batched(self.batch_faces, self.embedder.embed)
+        photos = _Batched(
+            self.batch_photos, lambda inputs: photo_model.embed_images(np.stack(inputs))
+        )
         total = len(album)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="facefind-index") as pool:
-            for done, analysed in enumerate(self._in_order(album, pool), start=1):
-                pending.extend(self._record(analysed, index))
-                if len(pending) >= self.batch_faces:
-                    parts.append((self._embed(pending), pending))
-                    pending = []
+            for done, analysed in enumerate(self._in_order(album, pool, photo_model), start=1):
+                number = self._record(analysed, index)
+                for face in analysed.faces if number is not None else ():
+                    faces.add((number, face.box, face.confidence), face.crop)
+                if number is not None and analysed.photo_input is not None:
+                    photos.add(number, analysed.photo_input)
                 if progress:
                     progress(done, total)
-        if pending:
-            parts.append((self._embed(pending), pending))
-        _stack_faces(index, parts)
+        _set_faces(index, faces.tags, faces.outputs())
+        if photo_model:
+            index.photo_embeddings = photos.outputs()
+            if index.photo_embeddings is None:
+                index.photo_embeddings = np.zeros((0, 0), dtype=np.float32)
         return index
 
-    def _in_order(self, album: Album, pool: ThreadPoolExecutor) -> Iterator[_Analysed]:
+    def _usable_photo_model(self) -> PhotoTextModel | None:
+        """The UForm model if it can be loaded; without it faces are indexed all the same."""
+        if self.photo_model is None:
+            return None
+        try:
+            self.photo_model.load()
+        except ModelUnavailableError as error:
+            self.notify(str(error))
+            return None
+        return self.photo_model
+
+    def _in_order(
+        self, album: Album, pool: ThreadPoolExecutor, photo_model: PhotoTextModel | None
+    ) -> Iterator[_Analysed]:
         """Photos analysed by the pool, in album order, with a bounded number in flight."""
         in_flight: deque[Future] = deque()
         for entry in album:
-            in_flight.append(pool.submit(self._analyse, album, entry))
+            in_flight.append(pool.submit(self._analyse, album, entry, photo_model))
             if len(in_flight) > 2 * self.workers:
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
 
-    def _analyse(self, album: Album, entry: PhotoEntry) -> _Analysed:
+    def _analyse(
+        self, album: Album, entry: PhotoEntry, photo_model: PhotoTextModel | None
+    ) -> _Analysed:
         """Read, decode and detect one photo (in a worker); never raises for a bad photo."""
         try:
             data = album.read(entry)
@@ -241,6 +315,7 @@ class IndexBuilder:
             del data
             faces = self.embedder.detect(photo)
             thumbnail = thumbnail_jpeg(photo.pixels, self.image_limits.thumbnail_size)
+            photo_input = photo_model.preprocess(photo.pixels) if photo_model else None
         except PhotoError as error:
             return _Analysed(entry, skipped=Skipped(entry.name, str(error)))
         except FacefindError:
@@ -248,34 +323,55 @@ class IndexBuilder:
         except Exception as error:  # never let one photo stop the album
             return _Analysed(entry, skipped=Skipped(entry.name, f"could not be processed ({error})"))
         info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)
-        return _Analysed(entry, info=info, thumbnail=thumbnail, faces=faces)
+        return _Analysed(entry, info, thumbnail, faces, photo_input)
 
     @staticmethod
-    def _record(analysed: _Analysed, index: AlbumIndex) -> list[tuple[int, DetectedFace]]:
-        """Add the photo to the index; return its faces tagged with its photo number."""
+    def _record(analysed: _Analysed, index: AlbumIndex) -> int | None:
+        """Add the photo to the index and return its number (None if it was skipped)."""
         if analysed.info is None:
             assert analysed.skipped is not None
             index.skipped.append(analysed.skipped)
-            return []
-        number = len(index.photos)
+            return None
         index.photos.append(analysed.info)
         index.thumbnails.append(analysed.thumbnail)
-        return [(number, face) for face in analysed.faces]
-
-    def _embed(self, faces: list[tuple[int, DetectedFace]]) -> np.ndarray:
-        return self.embedder.embed([face.crop for _, face in faces])
+        return len(index.photos) - 1
 
 
-def _stack_faces(
-    index: AlbumIndex, parts: list[tuple[np.ndarray, list[tuple[int, DetectedFace]]]]
-) -> None:
-    faces = [face for _, batch in parts for face in batch]
-    if not faces:
+def _set_faces(index: AlbumIndex, tags: list, vectors: np.ndarray | None) -> None:
+    if vectors is None:
         return
-    index.embeddings = np.concatenate([vectors for vectors, _ in parts]).astype(np.float32)
-    index.face_photo = np.array([number for number, _ in faces], dtype=np.int32)
-    index.boxes = np.array([face.box for _, face in faces], dtype=np.int32).reshape(-1, 4)
-    index.confidences = np.array([face.confidence for _, face in faces], dtype=np.float32)
+    index.embeddings = vectors
+    index.face_photo = np.array([number for number, _, _ in tags], dtype=np.int32)
+    index.boxes = np.array([box for _, box, _ in tags], dtype=np.int32).reshape(-1, 4)
+    index.confidences = np.array([confidence for _, _, confidence in tags], dtype=np.float32)
+
+
+def add_photo_embeddings(
+    index: AlbumIndex,
+    album: Album,
+    photo_model: PhotoTextModel,
+    progress: Progress | None = None,
+) -> None:
+    """Give an index made without UForm (e.g. offline) its photo embeddings, faces untouched.
+
+    The photos are read again from the album the index was made from.
+    """
+    entries = {entry.name: entry for entry in album}
+    missing = [info.name for info in index.photos if info.name not in entries]
+    if missing:
+        raise FacefindError(
+            f"This album is not the one the index was made from ({missing[0]} is missing)."
+        )
+    photo_model.load()
+    batch = _Batched(16, lambda inputs: photo_model.embed_images(np.stack(inputs)))
+    for done, info in enumerate(index.photos, start=1):
+        pixels = decode_photo(album.read(entries[info.name]), 512).pixels
+        batch.add(done - 1, photo_model.preprocess(pixels))
+        if progress:
+            progress(done, len(index.photos))
+    vectors = batch.outputs()
+    index.photo_embeddings = vectors if vectors is not None else np.zeros((0, 0), np.float32)
+    index.photo_model = photo_model.name
 
 
 def build_index(
@@ -283,11 +379,12 @@ def build_index(
     settings: FaceSettings | None = None,
     progress: Progress | None = None,
     embedder: FaceEmbedder | None = None,
+    photo_model: PhotoTextModel | None = None,
 ) -> AlbumIndex:
     """Index an album zip (bytes, file object or opened Album) with the given face settings."""
     album = source if isinstance(source, Album) else Album(source)
     embedder = embedder or FaceEmbedder(settings)
-    return IndexBuilder(embedder).build(album, progress)
+    return IndexBuilder(embedder, photo_model).build(album, progress)
 
 
 def is_index_file(path: Union[str, Path]) -> bool:

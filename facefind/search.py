@@ -13,11 +13,12 @@ from typing import Literal, Sequence
 
 import numpy as np
 
-from .errors import FacefindError, NoFaceError
+from .errors import FacefindError, ModelUnavailableError, NoFaceError
 from .faces import Box, Face, FaceEmbedder
 from .images import decode_photo
 from .index import AlbumIndex
 from .runtime import deepface
+from .semantic import PhotoTextModel
 
 MatchMode = Literal["any", "all"]
 DEFAULT_MIN_SCORE = 50.0
@@ -215,3 +216,90 @@ def query_faces(
 def stack_embeddings(faces: Sequence[Face]) -> np.ndarray:
     """The (n, 128) query matrix of the chosen faces."""
     return np.stack([face.embedding for face in faces]).astype(np.float32)
+
+
+# --- search by description and by example (UForm photo embeddings) --------------------------
+
+
+def relative_scores(similarity: np.ndarray) -> np.ndarray:
+    """Cosine similarities of CLIP-like models as 0-100 *within this album*.
+
+    A fixed cosine bar means little for such models (a good match may score 0.3), so the
+    percentage says where a photo stands in the album: 100 = the best match in the album,
+    0 = no better than the album's median photo.
+    """
+    if similarity.size == 0:
+        return similarity.astype(np.float64)
+    median, best = float(np.median(similarity)), float(similarity.max())
+    spread = max(best - median, 1e-6)
+    return np.clip((similarity - median) / spread * 100.0, 0.0, 100.0)
+
+
+def _photo_embeddings(index: AlbumIndex, photo_model: PhotoTextModel | None) -> np.ndarray:
+    if index.photo_embeddings is None or index.photo_model is None:
+        raise ModelUnavailableError(
+            "This album was indexed without photo embeddings (the UForm model was not "
+            "available), so it cannot be searched by description yet."
+        )
+    if photo_model is not None and photo_model.name != index.photo_model:
+        raise FacefindError(
+            f"The album's photos were described by {index.photo_model}, not "
+            f"{photo_model.name}: index the album again with {photo_model.name}."
+        )
+    return index.photo_embeddings
+
+
+def rank_photos(
+    index: AlbumIndex,
+    query: np.ndarray,
+    top: int | None = 20,
+    within: Sequence[int] | None = None,
+    exclude: Sequence[int] = (),
+) -> list[PhotoHit]:
+    """Photos ranked by cosine similarity of their UForm embedding to `query` (unit length)."""
+    embeddings = _photo_embeddings(index, None)
+    similarity = embeddings @ np.asarray(query, dtype=np.float32).reshape(-1)
+    scores = relative_scores(similarity)
+    candidates = np.arange(len(index.photos)) if within is None else np.asarray(within, dtype=int)
+    candidates = candidates[~np.isin(candidates, list(exclude))]
+    order = candidates[np.argsort(-similarity[candidates], kind="stable")]
+    if top is not None:
+        order = order[:top]
+    return [
+        PhotoHit(photo=int(number), name=index.photos[number].name, score=float(scores[number]), faces=())
+        for number in order
+    ]
+
+
+def text_search(
+    index: AlbumIndex,
+    photo_model: PhotoTextModel,
+    text: str,
+    top: int | None = 20,
+    within: Sequence[PhotoHit] | None = None,
+) -> list[PhotoHit]:
+    """Photos best matching a description; `within` (face-search hits) narrows and keeps faces."""
+    if not text.strip():
+        raise FacefindError("Describe the photo you are looking for.")
+    _photo_embeddings(index, photo_model)
+    query = photo_model.embed_texts([text])[0]
+    if within is None:
+        return rank_photos(index, query, top)
+    faces = {hit.photo: hit.faces for hit in within}
+    ranked = rank_photos(index, query, top, within=list(faces))
+    return [PhotoHit(hit.photo, hit.name, hit.score, faces[hit.photo]) for hit in ranked]
+
+
+def similar_photos(index: AlbumIndex, photo: int, top: int | None = 20) -> list[PhotoHit]:
+    """"More like this": the album's photos most like photo number `photo`, itself excluded."""
+    embeddings = _photo_embeddings(index, None)
+    return rank_photos(index, embeddings[photo], top, exclude=[photo])
+
+
+def similar_to_picture(
+    index: AlbumIndex, photo_model: PhotoTextModel, picture: bytes, top: int | None = 20
+) -> list[PhotoHit]:
+    """"More like this" for an uploaded picture that is not in the album."""
+    _photo_embeddings(index, photo_model)
+    query = photo_model.embed_photos([decode_photo(picture, 512).pixels])[0]
+    return rank_photos(index, query, top)

@@ -88,3 +88,19 @@ def embedder():
     from facefind.faces import FaceEmbedder
 
     return FaceEmbedder(TEST_SETTINGS)
+
+
+@pytest.fixture(scope="session")
+def tiny_uform(tmp_path_factory) -> Path:
+    """A tiny UForm-format model folder whose embeddings match colour words to colours."""
+    from .tiny_uform import build_tiny_uform
+
+    return build_tiny_uform(tmp_path_factory.mktemp("tiny-uform"))
+
+
+def solid_jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (300, 200)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import pytest
 
@@ -129,3 +130,24 @@ def test_damaged_entry_raises_photo_error_for_that_photo_only() -> None:
     with pytest.raises(PhotoError, match="damaged in the zip"):
         damaged.read(damaged.photos[0])
     assert damaged.read(damaged.photos[1]) == album.read(album.photos[1])
+
+
+@pytest.mark.filterwarnings("ignore:Duplicate name")
+def test_duplicate_names_keep_the_first_and_report_the_second() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("day1/a.jpg", JPEG_MAGIC)
+        archive.writestr("day2/a.jpg", JPEG_MAGIC + b"2")
+        archive.writestr("day1/a.jpg", JPEG_MAGIC + b"again")
+    album = Album(buffer.getvalue())
+    assert [photo.name for photo in album.photos] == ["day1/a.jpg", "day2/a.jpg"]
+    assert album.skipped[0].reason == "a second file of the same name in the zip"
+    assert album.read(album.photos[0]) == JPEG_MAGIC
+
+
+def test_results_zip_holds_the_original_bytes_and_names() -> None:
+    files = {"race/Zoë.jpg": JPEG_MAGIC + b"z", "race/b.jpg": JPEG_MAGIC + b"b", "c.jpg": JPEG_MAGIC}
+    album = Album(zip_bytes(files))
+    chosen = Album(album.zip_of(["race/b.jpg", "race/Zoë.jpg"]))
+    assert [photo.name for photo in chosen.photos] == ["race/b.jpg", "race/Zoë.jpg"]
+    assert [chosen.read(photo) for photo in chosen.photos] == [files["race/b.jpg"], files["race/Zoë.jpg"]]

@@ -1,0 +1,67 @@
+"""Pictures for showing results: thumbnails with the matched faces outlined, query face crops.
+
+Kept out of the app so the app stays a thin layer of widgets, and so they can be tested.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Sequence
+
+from PIL import Image, ImageDraw, ImageOps
+
+from .faces import Box, Face
+from .images import decode_photo
+from .index import AlbumIndex
+from .search import PhotoHit
+
+#: One outline colour per query person (person 1 = first colour...).
+PERSON_COLOURS = ("#ff3b30", "#34c759", "#0a84ff", "#ff9f0a", "#bf5af2", "#64d2ff")
+
+
+def person_colour(person: int) -> str:
+    return PERSON_COLOURS[person % len(PERSON_COLOURS)]
+
+
+def outlined_thumbnail(index: AlbumIndex, hit: PhotoHit) -> Image.Image:
+    """The photo's thumbnail with each matched face outlined in its person's colour."""
+    thumbnail = Image.open(io.BytesIO(index.thumbnails[hit.photo])).convert("RGB")
+    info = index.photos[hit.photo]
+    factor = thumbnail.width / info.width
+    draw = ImageDraw.Draw(thumbnail)
+    width = max(2, round(thumbnail.width / 150))
+    for face in hit.faces:
+        x, y, w, h = (round(value * factor) for value in face.box)
+        draw.rectangle((x, y, x + w, y + h), outline=person_colour(face.person), width=width)
+    return thumbnail
+
+
+def outlined_photo(data: bytes, hit: PhotoHit, max_side: int = 1600) -> Image.Image:
+    """The full photo (shrunk to `max_side`) with the matched faces outlined, for a closer look."""
+    photo = decode_photo(data, max_side)
+    image = Image.fromarray(photo.pixels)
+    draw = ImageDraw.Draw(image)
+    width = max(3, round(image.width / 300))
+    for face in hit.faces:
+        x, y, w, h = (round(value * photo.scale) for value in face.box)
+        draw.rectangle((x, y, x + w, y + h), outline=person_colour(face.person), width=width)
+    return image
+
+
+def face_crops(data: bytes, faces: Sequence[Face], size: int = 160) -> list[Image.Image]:
+    """Square crops of the faces of a query photo, for the user to pick who to look for."""
+    photo = decode_photo(data, 2048)
+    image = Image.fromarray(photo.pixels)
+    return [_crop(image, face.box, photo.scale, size) for face in faces]
+
+
+def _crop(image: Image.Image, box: Box, scale: float, size: int) -> Image.Image:
+    x, y, w, h = (value * scale for value in box)
+    margin = 0.25 * max(w, h)
+    region = (
+        max(0, round(x - margin)),
+        max(0, round(y - margin)),
+        min(image.width, round(x + w + margin)),
+        min(image.height, round(y + h + margin)),
+    )
+    return ImageOps.fit(image.crop(region), (size, size))
