@@ -69,7 +69,11 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
     with st.sidebar:
         st.header("Album")
         upload = st.file_uploader(
-            "Your album (.zip)", type=["zip"], help="Read in memory, never saved to disk."
+            "Your album (.zip)",
+            type=["zip"],
+            help="Read in memory, never saved to disk.",
+            # a new key after "Forget this album" gives an empty uploader
+            key=f"album-upload-{st.session_state.get('generation', 0)}",
         )
         with st.expander("Settings"):
             st.caption("Changing any of these indexes the album again.")
@@ -84,14 +88,20 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
             )
             uform_choices = list(dict.fromkeys([configured_model(), *UFORM_MODELS]))
             uform = st.selectbox("Text model (UForm)", uform_choices)
-        if st.button("Forget this album", help="Drops the album, its faces and your queries now."):
-            forget()
+        st.button(
+            "Forget this album",
+            help="Drops the album, its faces and your queries now.",
+            on_click=forget,
+        )
     return upload, FaceSettings(model, detector, confidence), uform
 
 
 def forget() -> None:
+    """Drop everything this session holds: the album, its index, the queries, the uploads."""
+    generation = st.session_state.get("generation", 0)
     for key in list(st.session_state):
         del st.session_state[key]
+    st.session_state["generation"] = generation + 1
     st.session_state["forgotten"] = True
 
 
@@ -187,13 +197,19 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
 
 
 def query_pictures() -> list[tuple[str, bytes]]:
-    selfie = st.camera_input("Take a selfie", key="selfie")
-    uploads = st.file_uploader(
-        "…or upload photos of the people to find",
-        type=PHOTO_TYPES,
-        accept_multiple_files=True,
-        key="query-photos",
-    )
+    """The pictures of the people to find: a webcam selfie and/or uploaded photos."""
+    camera, files = st.columns(2)
+    with files:
+        uploads = st.file_uploader(
+            "Upload photos of the people to find",
+            type=PHOTO_TYPES,
+            accept_multiple_files=True,
+            key="query-photos",
+        )
+    with camera:
+        selfie = None
+        if st.toggle("Take a selfie with the webcam", key="use-camera"):
+            selfie = st.camera_input("Take a selfie", key="selfie")
     pictures = [("your selfie", selfie.getvalue())] if selfie else []
     return pictures + [(upload.name, upload.getvalue()) for upload in uploads or []]
 
@@ -218,10 +234,10 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, bytes]]) -> lis
             st.warning(str(error))
             continue
         st.caption(f"Faces in {name}: tick who to look for")
-        columns = st.columns(min(len(faces), 6))
+        columns = st.columns(8)
         for number, (face, crop) in enumerate(zip(faces, face_crops(data, faces))):
             with columns[number % len(columns)]:
-                st.image(crop)
+                st.image(crop, width=110)
                 digest = hashlib.sha256(data).hexdigest()[:12]
                 if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
                     chosen.append((face, crop))
@@ -231,7 +247,7 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, bytes]]) -> lis
 def legend(chosen: list[tuple]) -> None:
     """The chosen faces framed in the colour their matches are outlined with."""
     st.caption("Looking for (matches are outlined in the same colour):")
-    columns = st.columns(min(len(chosen), 8))
+    columns = st.columns(8)
     for person, (_, crop) in enumerate(chosen):
         framed = ImageOps.expand(crop.resize((72, 72)), border=5, fill=person_colour(person))
         columns[person % len(columns)].image(framed, caption=f"person {person + 1}")
@@ -246,7 +262,8 @@ def face_tab(loaded: LoadedAlbum) -> None:
     if not chosen:
         st.session_state["face-hits"] = None
         return
-    legend(chosen)
+    if len(chosen) > 1:
+        legend(chosen)
     mode = "any"
     if len(chosen) > 1:
         label = st.radio(

@@ -1,0 +1,139 @@
+"""The Streamlit app, driven by Streamlit's own AppTest: upload, face search, text search."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from .conftest import solid_jpeg, zip_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+PERSON01 = ["img1.jpg", "img2.jpg", "img5.jpg"]
+OTHERS = ["img16.jpg", "img20.jpg", "img33.jpg"]
+
+
+@pytest.fixture(autouse=True)
+def offline_dlib(monkeypatch, tiny_uform: Path) -> None:
+    """The app as offline here: Dlib faces (FaceNet's weights can't be had), the tiny UForm."""
+    monkeypatch.setenv("FACEFIND_UFORM_MODEL", str(tiny_uform))
+
+
+def start_app() -> AppTest:
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    app.run()
+    assert not app.exception
+    return app
+
+
+def choose_model(app: AppTest, model: str = "Dlib") -> None:
+    app.sidebar.selectbox[0].set_value(model)
+
+
+def upload_album(app: AppTest, files: dict[str, bytes]) -> None:
+    choose_model(app)
+    app.sidebar.file_uploader[0].set_value(("data.zip", zip_bytes(files), "application/zip"))
+    app.run()
+    assert not app.exception, app.exception
+
+
+def shown_photos(app: AppTest) -> list[str]:
+    """Names of the result photos on the page, in order (captions read 'NN% · name')."""
+    captions = [caption for image in app.get("image") for caption in image.captions]
+    return [caption.split(" · ", 1)[1] for caption in captions if " · " in caption]
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in app.metric}
+
+
+@pytest.fixture(scope="module")
+def album_files(all_photos: dict[str, bytes]) -> dict[str, bytes]:
+    files = {f"race/{name}": all_photos[name] for name in PERSON01 + OTHERS}
+    files["race/couple.jpg"] = all_photos["couple.jpg"]
+    files["race/red.jpg"] = solid_jpeg((220, 30, 30))
+    files["race/notes.txt"] = b"not a photo"
+    return files
+
+
+def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
+    album_files: dict[str, bytes], all_photos: dict[str, bytes]
+) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    assert metrics(app) == {"Photos": "8", "Faces found": "8", "Files skipped": "1"}
+    indexed = app.session_state["album"]
+
+    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.run()
+    assert not app.exception
+    ticked = [checkbox.value for checkbox in app.checkbox]
+    assert ticked[0] and not any(ticked[1:]), "the largest face of a query is ticked, only it"
+    found = shown_photos(app)
+    assert set(found) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    assert app.session_state["album"] is indexed
+
+    app.slider(key="level").set_value(95)
+    app.run()
+    assert app.session_state["album"] is indexed, "moving the slider must not re-index"
+    assert len(shown_photos(app)) < len(found)
+    app.slider(key="level").set_value(100)
+    app.run()
+    assert shown_photos(app) == []
+    assert any("Try lowering it" in info.value for info in app.info)
+
+
+def test_selfie_from_the_camera_and_a_photo_without_a_face(album_files, all_photos) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    app.toggle(key="use-camera").set_value(True).run()
+    app.camera_input(key="selfie").set_value(("selfie.jpg", all_photos["img2.jpg"], "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(("sky.jpg", solid_jpeg((90, 140, 220)), "image/jpeg"))
+    app.run()
+    assert not app.exception
+    assert any("No face found in sky.jpg" in warning.value for warning in app.warning)
+    assert "race/img1.jpg" in shown_photos(app)
+
+
+def test_two_people_together(album_files, all_photos) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    app.file_uploader(key="query-photos").set_value(("us.jpg", all_photos["couple.jpg"], "image/jpeg"))
+    app.run()
+    for checkbox in app.checkbox:
+        checkbox.check()
+    app.run()
+    app.radio(key="mode").set_value("all of them together")
+    app.slider(key="level").set_value(20)
+    app.run()
+    assert not app.exception
+    assert shown_photos(app) == ["race/couple.jpg"]
+
+
+def test_text_search_tab(album_files) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    app.text_input[0].input("red").run()
+    assert not app.exception
+    assert shown_photos(app)[0] == "race/red.jpg"
+
+
+def test_bad_zip_is_a_message_not_a_traceback() -> None:
+    app = start_app()
+    choose_model(app)
+    app.sidebar.file_uploader[0].set_value(("data.zip", b"not a zip", "application/zip"))
+    app.run()
+    assert not app.exception
+    assert any("not a zip archive" in error.value for error in app.error)
+
+
+def test_forget_this_album_drops_everything(album_files) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    assert "album" in app.session_state
+    app.sidebar.button[0].click().run()
+    assert not app.exception
+    assert "album" not in app.session_state and "query-faces" not in app.session_state
+    assert any("forgotten" in success.value for success in app.success)
+    assert not app.metric, "nothing of the album is shown any more"

@@ -1,0 +1,113 @@
+"""The app in a real browser: `streamlit run app.py` driven by Playwright in Debian's Chromium.
+
+Saves docs/screenshot.png (the README shows it). Skipped with the reason where Chromium or
+Playwright is missing; `.ci/run` installs both.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .conftest import zip_bytes
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PERSON01 = ["img1.jpg", "img2.jpg", "img5.jpg", "img6.jpg", "img10.jpg", "img11.jpg"]
+OTHERS = ["img16.jpg", "img20.jpg", "img29.jpg", "img33.jpg", "img42.jpg", "img54.jpg"]
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists(), reason="Debian's chromium is not installed (apt install chromium)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_uform: Path):
+    port = free_port()
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    env = {**os.environ, "FACEFIND_UFORM_MODEL": str(tiny_uform), "PYTHONPATH": str(ROOT)}
+    with open(log, "wb") as output:
+        server = subprocess.Popen(
+            [
+                sys.executable, "-m", "streamlit", "run", "app.py",
+                "--server.headless", "true", "--server.port", str(port),
+                "--server.address", "127.0.0.1",
+            ],
+            cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as reply:
+                        if reply.status == 200:
+                            break
+                except OSError:
+                    time.sleep(0.5)
+            else:
+                pytest.fail(f"streamlit did not start: {log.read_text()}")
+            yield url
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_path: Path) -> None:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    album = tmp_path / "data.zip"
+    album.write_bytes(
+        zip_bytes({f"race/{name}": all_photos[name] for name in PERSON01 + OTHERS + ["couple.jpg"]})
+    )
+    query = tmp_path / "me.jpg"
+    query.write_bytes(all_photos["img4.jpg"])
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
+        page.set_default_timeout(240_000)
+        page.goto(app_url)
+        page.get_by_text("Upload the zip of your event photos").wait_for()
+        page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
+        page.get_by_text("Faces found").wait_for()
+        page.locator("[data-testid='stMain'] input[type='file']").set_input_files(query)
+        page.get_by_text("tick who to look for").wait_for()
+        assert page.get_by_role("checkbox", name="Find").first.is_checked()
+        download_button = page.get_by_role("button", name="Download these")
+        download_button.wait_for()
+        captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+        found = {caption.split(" · ", 1)[1] for caption in captions if " · " in caption}
+        assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+        page.get_by_text("tick who to look for").evaluate(
+            "element => element.scrollIntoView({block: 'start'})"
+        )
+        page.wait_for_timeout(1000)
+        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+        with page.expect_download() as download_info:
+            download_button.click()
+        downloaded = download_info.value.path()
+        with zipfile.ZipFile(downloaded) as archive:
+            assert set(archive.namelist()) == found
+            for name in archive.namelist():
+                assert archive.read(name) == all_photos[name.split("/")[-1]]
+        browser.close()
