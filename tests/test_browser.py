@@ -85,29 +85,41 @@ def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_pa
             ],
         )
         page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
-        page.set_default_timeout(240_000)
-        page.goto(app_url)
-        page.get_by_text("Upload the zip of your event photos").wait_for()
-        page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
-        page.get_by_text("Faces found").wait_for()
-        page.locator("[data-testid='stMain'] input[type='file']").set_input_files(query)
-        page.get_by_text("tick who to look for").wait_for()
-        assert page.get_by_role("checkbox", name="Find").first.is_checked()
-        download_button = page.get_by_role("button", name="Download these")
-        download_button.wait_for()
-        captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
-        found = {caption.split(" · ", 1)[1] for caption in captions if " · " in caption}
-        assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
-        page.get_by_text("tick who to look for").evaluate(
-            "element => element.scrollIntoView({block: 'start'})"
-        )
-        page.wait_for_timeout(1000)
-        page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
-        with page.expect_download() as download_info:
-            download_button.click()
-        downloaded = download_info.value.path()
-        with zipfile.ZipFile(downloaded) as archive:
-            assert set(archive.namelist()) == found
-            for name in archive.namelist():
-                assert archive.read(name) == all_photos[name.split("/")[-1]]
-        browser.close()
+        page.set_default_timeout(120_000)
+        try:
+            search_and_download(page, app_url, album, query, all_photos)
+        except Exception:
+            artifacts = ROOT / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def search_and_download(page, app_url: str, album: Path, query: Path, all_photos) -> None:
+    """Upload the album and a query photo, check the results, the screenshot, the download."""
+    page.goto(app_url)
+    page.get_by_text("Upload the zip of your event photos").wait_for()
+    page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
+    page.get_by_text("Faces found").wait_for()
+    page.locator("[data-testid='stMain'] input[type='file']").set_input_files(query)
+    page.get_by_text("tick who to look for").wait_for()
+    assert page.get_by_role("checkbox", name="Find").first.is_checked()
+    download_button = page.get_by_role("button", name="Download these")
+    download_button.wait_for()
+    captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    found = {caption.split(" · ", 1)[1] for caption in captions if " · " in caption}
+    assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    page.get_by_text("tick who to look for").evaluate(
+        "element => element.scrollIntoView({block: 'start'})"
+    )
+    page.wait_for_timeout(1000)
+    page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+    with page.expect_download() as download_info:
+        download_button.click()
+    downloaded = download_info.value.path()
+    with zipfile.ZipFile(downloaded) as archive:
+        assert set(archive.namelist()) == found
+        for name in archive.namelist():
+            assert archive.read(name) == all_photos[name.split("/")[-1]]
