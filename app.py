@@ -173,15 +173,7 @@ def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
 def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool = False) -> None:
     """Thumbnails best first, with score and outlined faces; a bigger view; the download."""
     st.write(f"**{len(hits)} photos**")
-    names = [hit.name for hit in hits]
-    st.download_button(
-        f"Download these {len(hits)} photos (.zip)",
-        data=lambda: loaded.album.zip_of(names),
-        file_name="facefind-photos.zip",
-        mime="application/zip",
-        key=f"{key}-download",
-        icon=":material/download:",
-    )
+    download(loaded, hits, key)
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS]):
             with column:
@@ -191,6 +183,27 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
                     show_large(loaded, hit)
                 if like and more.button("More like this", key=f"{key}-like-{hit.photo}"):
                     st.session_state["like"] = hit.photo
+
+
+def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
+    """A zip of the shown photos, built when asked for (it can be large) and kept until the
+    results change."""
+    names = tuple(hit.name for hit in hits)
+    prepared = st.session_state.get("download")
+    if prepared is not None and prepared[0] == names:
+        st.download_button(
+            f"Download these {len(names)} photos (.zip)",
+            data=prepared[1],
+            file_name="facefind-photos.zip",
+            mime="application/zip",
+            key=f"{key}-download",
+            icon=":material/download:",
+        )
+    elif st.button(
+        f"Prepare a zip of these {len(names)} photos", key=f"{key}-prepare", icon=":material/folder_zip:"
+    ):
+        st.session_state["download"] = (names, loaded.album.zip_of(names))
+        st.rerun()
 
 
 # --- face search -------------------------------------------------------------------------------

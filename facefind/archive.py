@@ -65,6 +65,14 @@ def display_name(info: zipfile.ZipInfo) -> str:
     return info.filename
 
 
+def safe_member_name(name: str) -> str:
+    """The name without drive letters, leading slashes or `..` parts (no zip slip)."""
+    parts = [part for part in name.replace("\\", "/").split("/") if part not in ("", ".", "..")]
+    if parts and len(parts[0]) == 2 and parts[0][1] == ":":  # C:
+        parts = parts[1:]
+    return "/".join(parts) or "photo"
+
+
 def junk_reason(name: str) -> str | None:
     """Why an entry is not a photo worth trying, or None if it may be one."""
     parts = [part for part in name.split("/") if part]
@@ -159,12 +167,24 @@ class Album:
         return data
 
     def zip_of(self, names: Iterable[str]) -> bytes:
-        """A new zip of these photos, original bytes and names unchanged (for download)."""
+        """A new zip of these photos for download: original bytes, names as in the album.
+
+        Only names that would escape the folder they are unzipped into (`/abs/x.jpg`,
+        `../x.jpg`) are made relative, so the download is safe to unzip.
+        """
         entries = {entry.name: entry for entry in self.photos}
         buffer = io.BytesIO()
+        used: set[str] = set()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
             for name in names:
-                archive.writestr(name, self.read(entries[name]))
+                member = safe_member_name(name)
+                stem, extension = posixpath.splitext(member)
+                copy = 1
+                while member in used:  # "../a.jpg" and "a.jpg" both became "a.jpg"
+                    copy += 1
+                    member = f"{stem} ({copy}){extension}"
+                used.add(member)
+                archive.writestr(member, self.read(entries[name]))
         return buffer.getvalue()
 
     def __iter__(self) -> Iterator[PhotoEntry]:

@@ -73,6 +73,13 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     found = shown_photos(app)
     assert set(found) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
     assert app.session_state["album"] is indexed
+    app.button(key="faces-prepare").click().run()
+    assert not app.exception
+    names, zip_data = app.session_state["download"]
+    assert set(names) == set(found) and zip_data[:2] == b"PK"
+    assert app.get("download_button"), "the download button replaces the prepare button"
+    app.button(key="faces-view-0").click().run()
+    assert not app.exception
 
     app.slider(key="level").set_value(95)
     app.run()

@@ -106,16 +106,20 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
     page.locator("[data-testid='stMain'] input[type='file']").set_input_files(query)
     page.get_by_text("tick who to look for").wait_for()
     assert page.get_by_role("checkbox", name="Find").first.is_checked()
-    download_button = page.get_by_role("button", name="Download these")
-    download_button.wait_for()
+    page.get_by_role("button", name="Prepare a zip of these").wait_for()
     captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
     found = {caption.split(" · ", 1)[1] for caption in captions if " · " in caption}
     assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    wait_until_idle(page)
     page.get_by_text("tick who to look for").evaluate(
         "element => element.scrollIntoView({block: 'start'})"
     )
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
+    page.get_by_role("button", name="Prepare a zip of these").click()
+    download_button = page.get_by_role("button", name="Download these")
+    download_button.wait_for()
+    wait_until_idle(page)
     with page.expect_download() as download_info:
         download_button.click()
     downloaded = download_info.value.path()
@@ -123,3 +127,11 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
         assert set(archive.namelist()) == found
         for name in archive.namelist():
             assert archive.read(name) == all_photos[name.split("/")[-1]]
+
+
+def wait_until_idle(page) -> None:
+    """Wait until the app has finished its current run (Streamlit's 'Running...' is gone)."""
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')"
+        " || !document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')"
+    )
