@@ -118,10 +118,6 @@ def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum | None
         return loaded
     st.session_state.pop("album", None)  # a new zip or new settings: drop the old one first
     album = Album(data)
-    if not album.photos:
-        st.error("This zip has no photos facefind can read.")
-        show_skipped(album.skipped)
-        return None
     notices: list[str] = []
     embedder = face_embedder(settings)
     notices.extend(embedder.notices)
@@ -147,7 +143,8 @@ def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum | None
 def show_skipped(skipped) -> None:
     if skipped:
         with st.expander(f"{len(skipped)} files skipped"):
-            st.table([{"file": item.name, "why": item.reason} for item in skipped])
+            rows = [{"file": item.name, "why": item.reason} for item in skipped]
+            st.dataframe(rows, hide_index=True, use_container_width=True)
 
 
 def summary(loaded: LoadedAlbum) -> None:

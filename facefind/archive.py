@@ -82,7 +82,7 @@ def junk_reason(name: str) -> str | None:
         return "macOS metadata, not a photo"
     if parts[-1].startswith("._"):
         return "macOS metadata, not a photo"
-    if any(part.startswith(".") for part in parts):
+    if any(part.startswith(".") and part not in (".", "..") for part in parts):
         return "hidden file"
     extension = posixpath.splitext(parts[-1])[1].lower()
     if extension == ".zip":

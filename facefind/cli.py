@@ -86,10 +86,7 @@ def _read(path: str) -> bytes:
 
 def _open_album(path: str) -> Album:
     """The album zip read into memory (nothing is extracted)."""
-    album = Album(_read(path))
-    if not album.photos:
-        raise FacefindError(f"{path} has no photos facefind can read.")
-    return album
+    return Album(_read(path))
 
 
 def _index_album(

@@ -22,6 +22,7 @@ import numpy as np
 
 from . import __version__
 from .archive import Album, PhotoEntry, Skipped
+from .errors import ArchiveError
 from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits
 from .errors import FacefindError, IndexFileError, ModelUnavailableError, PhotoError
 from .faces import DetectedFace, FaceEmbedder
@@ -251,6 +252,10 @@ class IndexBuilder:
         self.batch_photos = 16
 
     def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:
+        if not album.photos:
+            raise ArchiveError(
+                f"The zip has no photos facefind can read ({len(album.skipped)} other files)."
+            )
         self.embedder.load()
         photo_model = self._usable_photo_model()
         index = AlbumIndex(

@@ -106,7 +106,7 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
     page.locator("[data-testid='stMain'] input[type='file']").set_input_files(query)
     page.get_by_text("tick who to look for").wait_for()
     assert page.get_by_role("checkbox", name="Find").first.is_checked()
-    page.get_by_role("button", name="Prepare a zip of these").wait_for()
+    wait_for_results(page)
     captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
     found = {caption.split(" · ", 1)[1] for caption in captions if " · " in caption}
     assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
@@ -127,6 +127,24 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
         assert set(archive.namelist()) == found
         for name in archive.namelist():
             assert archive.read(name) == all_photos[name.split("/")[-1]]
+
+
+RESULTS_SHOWN = """() => {
+    const status = document.querySelector('[data-testid="stStatusWidget"]');
+    if (status && status.innerText.includes('Running')) return false;
+    const heading = [...document.querySelectorAll('strong')]
+        .map(element => element.innerText).find(text => /^[0-9]+ photos$/.test(text));
+    if (!heading) return false;
+    const count = parseInt(heading);
+    const captions = document.querySelectorAll('[data-testid="stImageCaption"]');
+    const loaded = [...document.images].filter(image => image.complete && image.naturalWidth > 0);
+    return captions.length >= count && loaded.length >= count;
+}"""
+
+
+def wait_for_results(page) -> None:
+    """Wait until the run is over and every result thumbnail and caption is on the page."""
+    page.wait_for_function(RESULTS_SHOWN)
 
 
 def wait_until_idle(page) -> None:
