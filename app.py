@@ -26,6 +26,7 @@ from facefind.search import (
     query_faces,
     search_faces,
     similar_photos,
+    similar_to_picture,
     stack_embeddings,
     text_search,
 )
@@ -161,6 +162,11 @@ def summary(loaded: LoadedAlbum) -> None:
 # --- results -----------------------------------------------------------------------------------
 
 
+def show_like(photo: int) -> None:
+    """Before the rerun: switch the text tab to photos like this one."""
+    st.session_state["like"] = photo
+
+
 @st.dialog("Photo", width="large")
 def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
     entry = next(entry for entry in loaded.album if entry.name == hit.name)
@@ -178,8 +184,13 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
                 view, more = st.columns(2)
                 if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
                     show_large(loaded, hit)
-                if like and more.button("More like this", key=f"{key}-like-{hit.photo}"):
-                    st.session_state["like"] = hit.photo
+                if like:
+                    more.button(
+                        "More like this",
+                        key=f"{key}-like-{hit.photo}",
+                        on_click=show_like,
+                        args=(hit.photo,),
+                    )
 
 
 def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
@@ -319,8 +330,14 @@ def text_tab(loaded: LoadedAlbum) -> None:
             st.rerun()
         results_grid(loaded, similar_photos(index, like, count), "like", like=True)
         return
+    picture = st.file_uploader(
+        "…or find photos like this picture", type=PHOTO_TYPES, key="like-picture"
+    )
     if text.strip():
         results_grid(loaded, text_search(index, model, text, count, within), "text", like=True)
+    elif picture is not None:
+        hits = similar_to_picture(index, model, picture.getvalue(), count)
+        results_grid(loaded, hits, "picture", like=True)
 
 
 # --- page --------------------------------------------------------------------------------------

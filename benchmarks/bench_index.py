@@ -9,7 +9,9 @@ it (a) with the baseline, one `DeepFace.represent` call per full-size decoded ph
 sequential loop, and (b) with facefind's IndexBuilder. The baseline runs on the first
 `--baseline-photos` photos only (dlib takes ~24 s per 12 MP photo); speed is photos/s on what
 each indexed, and precision/recall are computed for both on the baseline's photos, from the
-known placement of the people, so speed is never bought with misses.
+known placement of the people, so speed is never bought with misses. `--baseline-photos 0`
+skips the baseline (a memory run on a large album); `--with-images` adds UForm photo
+embeddings to both (batched in facefind, one encoder call per photo in the baseline).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ from facefind.faces import FaceEmbedder, l2_normalize  # noqa: E402
 from facefind.images import decode_photo  # noqa: E402
 from facefind.index import AlbumIndex, IndexBuilder, PhotoInfo  # noqa: E402
 from facefind.runtime import deepface  # noqa: E402
+from facefind.errors import ModelUnavailableError  # noqa: E402
+from facefind.semantic import PhotoTextModel  # noqa: E402
 from facefind.search import search_faces  # noqa: E402
 
 CANVAS = (4000, 3000)
@@ -104,13 +108,18 @@ def race_album(folder: Path, photos: int, seed: int = 1) -> tuple[bytes, list[se
     return buffer.getvalue(), placed
 
 
-def baseline_index(album: Album, settings: FaceSettings, limit: int) -> AlbumIndex:
-    """The usual way: one DeepFace.represent call per full-size photo, one after another."""
+def baseline_index(
+    album: Album, settings: FaceSettings, limit: int, photo_model: PhotoTextModel | None
+) -> AlbumIndex:
+    """The usual way: one DeepFace.represent call per full-size photo, one after another, and
+    (with --with-images) one UForm encoder call per photo."""
     DeepFace = deepface()
     index = AlbumIndex(model=settings.model, detector=settings.detector, settings=settings)
-    vectors, owners, boxes, confidences = [], [], [], []
+    vectors, owners, boxes, confidences, described = [], [], [], [], []
     for number, entry in enumerate(album.photos[:limit]):
         photo = decode_photo(album.read(entry))
+        if photo_model is not None:
+            described.append(photo_model.embed_photos([photo.pixels])[0])
         try:
             faces = DeepFace.represent(
                 np.ascontiguousarray(photo.pixels[:, :, ::-1]),
@@ -135,6 +144,8 @@ def baseline_index(album: Album, settings: FaceSettings, limit: int) -> AlbumInd
         index.face_photo = np.asarray(owners, dtype=np.int32)
         index.boxes = np.asarray(boxes, dtype=np.int32)
         index.confidences = np.asarray(confidences, dtype=np.float32)
+    if described:
+        index.photo_embeddings = np.stack(described)
     return index
 
 
@@ -168,51 +179,88 @@ def person_queries(folder: Path, embedder: FaceEmbedder) -> dict[str, np.ndarray
     return queries
 
 
+def usable_photo_model(wanted: bool) -> PhotoTextModel | None:
+    """The UForm model for --with-images, or None (with a note) where it cannot be had."""
+    if not wanted:
+        return None
+    model = PhotoTextModel()
+    try:
+        model.load()
+    except ModelUnavailableError as error:
+        print(f"--with-images ignored: {error}", file=sys.stderr)
+        return None
+    return model
+
+
+def measure(name: str, build, placed, queries, compared: int) -> dict:
+    with PeakRss() as memory:
+        started = time.perf_counter()
+        index = build()
+        seconds = time.perf_counter() - started
+    figures = {
+        "photos": len(index.photos),
+        "seconds": round(seconds, 1),
+        "photos_per_s": round(len(index.photos) / seconds, 3),
+        "faces_per_s": round(index.face_count / seconds, 3),
+        "peak_rss_mib": memory.mib,
+        "with_images": index.photo_embeddings is not None,
+        **retrieval(index, placed, queries, compared),
+    }
+    if name == "facefind" and len(index.photos) > compared:
+        whole = retrieval(index, placed, queries, len(index.photos))
+        figures["precision_all_photos"] = whole["precision"]
+        figures["recall_all_photos"] = whole["recall"]
+    return figures
+
+
 def run(args: argparse.Namespace) -> dict:
     folder = Path(args.faces or sample_faces_folder())
     settings = FaceSettings(model=args.model, detector=args.detector)
     data, placed = race_album(folder, args.photos)
     embedder = FaceEmbedder(settings)
     embedder.load()
+    photo_model = usable_photo_model(args.with_images)
     queries = person_queries(folder, embedder)
     album = Album(data)
-    compared = min(args.baseline_photos, args.photos)
-    figures = {}
-    for name in ("facefind", "baseline"):
-        with PeakRss() as memory:
-            started = time.perf_counter()
-            if name == "facefind":
-                index = IndexBuilder(embedder).build(album)
-            else:
-                index = baseline_index(album, settings, compared)
-            seconds = time.perf_counter() - started
-        figures[name] = {
-            "photos": len(index.photos),
-            "seconds": round(seconds, 1),
-            "photos_per_s": round(len(index.photos) / seconds, 3),
-            "faces_per_s": round(index.face_count / seconds, 3),
-            "peak_rss_mib": memory.mib,
-            **retrieval(index, placed, queries, compared),
-        }
-    return {
+    compared = min(args.baseline_photos, args.photos) or args.photos
+    report = {
         "photos": args.photos,
         "compared_photos": compared,
         "model": embedder.model_name,
         "detector": args.detector,
         "cpu_count": os.cpu_count(),
         "zip_mib": round(len(data) / 1024**2, 1),
-        "baseline": figures["baseline"],
-        "facefind": figures["facefind"],
-        "speedup": round(
-            figures["facefind"]["photos_per_s"] / figures["baseline"]["photos_per_s"], 2
+        "facefind": measure(
+            "facefind",
+            lambda: IndexBuilder(embedder, photo_model).build(album),
+            placed, queries, compared,
         ),
+        "baseline": None,
+        "speedup": None,
     }
+    if args.baseline_photos > 0:
+        report["baseline"] = measure(
+            "baseline",
+            lambda: baseline_index(album, settings, compared, photo_model),
+            placed, queries, compared,
+        )
+        report["speedup"] = round(
+            report["facefind"]["photos_per_s"] / report["baseline"]["photos_per_s"], 2
+        )
+    return report
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=120)
-    parser.add_argument("--baseline-photos", type=int, default=20)
+    parser.add_argument(
+        "--baseline-photos", type=int, default=20,
+        help="photos the slow per-photo loop indexes (0: skip it, e.g. for a memory run)",
+    )
+    parser.add_argument(
+        "--with-images", action="store_true",
+        help="also compute UForm photo embeddings (where the UForm model is available)",
+    )
     parser.add_argument("--model", default="Dlib")
     parser.add_argument("--detector", default="dlib")
     parser.add_argument("--faces", help="the shared face photos (default ../shared/data/faces)")
@@ -231,11 +279,20 @@ def main(argv: list[str] | None = None) -> None:
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name in ("baseline", "facefind"):
         row = report[name]
+        if row is None:
+            continue
         print(
             f"| {name} | {row['photos']} | {row['seconds']} | {row['photos_per_s']} | "
             f"{row['faces_per_s']} | {row['peak_rss_mib']} | {row['precision']} | {row['recall']} |"
         )
-    print(f"speedup (photos/s, facefind / baseline): {report['speedup']}x")
+    if "recall_all_photos" in report["facefind"]:
+        print(
+            f"facefind on all {report['photos']} photos: precision "
+            f"{report['facefind']['precision_all_photos']}, recall "
+            f"{report['facefind']['recall_all_photos']}"
+        )
+    if report["speedup"] is not None:
+        print(f"speedup (photos/s, facefind / baseline): {report['speedup']}x")
 
 
 if __name__ == "__main__":

@@ -121,9 +121,17 @@ def test_two_people_together(album_files, all_photos) -> None:
 def test_text_search_tab(album_files) -> None:
     app = start_app()
     upload_album(app, album_files)
+    app.file_uploader(key="like-picture").set_value(("pic.jpg", solid_jpeg((200, 40, 40)), "image/jpeg"))
+    app.run()
+    assert shown_photos(app)[0] == "race/red.jpg", "more like an uploaded picture"
     app.text_input[0].input("red").run()
     assert not app.exception
     assert shown_photos(app)[0] == "race/red.jpg"
+    red = app.session_state["album"].index.photo_id("race/red.jpg")
+    app.button(key=f"text-like-{red}").click().run()
+    assert not app.exception
+    assert any("More like" in markdown.value for markdown in app.markdown)
+    assert "race/red.jpg" not in shown_photos(app), "more like this leaves the photo itself out"
 
 
 def test_bad_zip_is_a_message_not_a_traceback() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,13 +26,14 @@ def test_search_benchmark_runs_on_a_tiny_album() -> None:
     assert all(row["p95_ms"] >= row["median_ms"] > 0 for row in rows)
 
 
-def test_index_benchmark_runs_on_a_tiny_album(faces_dir) -> None:
+def test_index_benchmark_runs_on_a_tiny_album(faces_dir, tiny_uform) -> None:
     result = subprocess.run(
         [
             sys.executable, "benchmarks/bench_index.py", "--photos", "2", "--baseline-photos", "1",
-            "--detector", "opencv", "--faces", str(faces_dir), "--json",
+            "--detector", "opencv", "--faces", str(faces_dir), "--with-images", "--json",
         ],
         capture_output=True, text=True, cwd=ROOT, timeout=600,
+        env={**os.environ, "FACEFIND_UFORM_MODEL": str(tiny_uform)},
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
@@ -41,4 +43,5 @@ def test_index_benchmark_runs_on_a_tiny_album(faces_dir) -> None:
         figures = report[pipeline]
         assert figures["photos_per_s"] > 0 and figures["peak_rss_mib"] > 0
         assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1
+        assert figures["with_images"], "UForm photo embeddings were computed too"
     assert report["speedup"] > 0

@@ -232,3 +232,53 @@ def test_real_model_ranks_a_matching_photo_first(all_photos) -> None:
     index = build_index(zip_bytes({name: all_photos[name] for name in names}), TEST_SETTINGS, photo_model=model)
     hits = text_search(index, model, "a group selfie of many smiling people")
     assert hits[0].name == "selfie-many-people.jpg"
+
+
+def facefind_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "facefind", *args], capture_output=True, text=True, timeout=600,
+        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
+    )
+
+
+def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_uform: Path) -> None:
+    album = tmp_path / "album.zip"
+    album.write_bytes(
+        zip_bytes(
+            {
+                "me-red-light.jpg": tinted(all_photos["img1.jpg"], RED),
+                "me.jpg": all_photos["img4.jpg"],
+                "red-flag.jpg": solid_jpeg(RED),
+                "sea.jpg": solid_jpeg(BLUE),
+            }
+        )
+    )
+    index = tmp_path / "album.facefind"
+    # Indexed where the UForm model cannot be had: faces only, and a notice.
+    offline = facefind_cli(
+        "index", str(album), "-o", str(index), "--model", "Dlib",
+        "--uform-model", str(tmp_path / "no-model"), "--quiet",
+    )
+    assert offline.returncode == 0, offline.stderr
+    assert "Face search works without it" in offline.stderr
+    refused = facefind_cli("search", str(index), "--text", "red")
+    assert refused.returncode == 2 and "indexed without photo embeddings" in refused.stderr
+    described = facefind_cli(
+        "describe", str(album), str(index), "--uform-model", str(tiny_uform), "--quiet"
+    )
+    assert described.returncode == 0, described.stderr
+
+    words = facefind_cli("search", str(index), "--text", "red", "--top", "2", "--json")
+    assert words.returncode == 0, words.stderr
+    report = json.loads(words.stdout)
+    assert {result["photo"] for result in report["results"]} == {"me-red-light.jpg", "red-flag.jpg"}
+    assert report["results"][0]["score"] == 100.0 and report["photo_model"] == str(tiny_uform)
+
+    face = tmp_path / "me.jpg"
+    face.write_bytes(all_photos["img2.jpg"])
+    combined = facefind_cli("search", str(index), "--face", str(face), "--text", "red", "--json")
+    assert combined.returncode == 0, combined.stderr
+    results = json.loads(combined.stdout)["results"]
+    assert [result["photo"] for result in results][0] == "me-red-light.jpg"
+    assert "red-flag.jpg" not in {result["photo"] for result in results}
+    assert all(result["faces"] for result in results)
