@@ -273,7 +273,11 @@ def main(argv: list[str] | None = None) -> None:
     print(
         f"{report['photos']} photos of 4000x3000 ({report['zip_mib']} MiB zip), model "
         f"{report['model']}, detector {report['detector']}, {report['cpu_count']} cores; "
-        f"baseline on the first {report['compared_photos']}"
+        + (
+            f"baseline on the first {report['compared_photos']}"
+            if report["baseline"]
+            else "baseline skipped"
+        )
     )
     print("| pipeline | photos | s | photos/s | faces/s | peak RSS MiB | precision | recall |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
