@@ -103,7 +103,9 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
     page.get_by_text("Upload the zip of your event photos").wait_for()
     page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
     page.get_by_text("Faces found").wait_for()
-    page.locator("[data-testid='stMain'] input[type='file']").set_input_files(query)
+    page.locator("[data-testid='stFileUploader']").filter(
+        has_text="Upload photos of the people to find"
+    ).locator("input[type='file']").set_input_files(query)
     page.get_by_text("tick who to look for").wait_for()
     assert page.get_by_role("checkbox", name="Find").first.is_checked()
     wait_for_results(page)

@@ -62,7 +62,7 @@ def test_boxes_are_in_original_photo_pixels(mixed_index: AlbumIndex) -> None:
     assert (info.width, info.height) == (2280, 1588)
     boxes = sorted(mixed_index.boxes[mixed_index.faces_of(couple)].tolist())
     # Faces of the couple measured by hand on the full-size photo: left ~380 px, right ~1400 px,
-    # each ~700 px wide (detection ran on a 1024 px copy).
+    # each ~700 px wide (detection ran on a 1280 px copy).
     (left_x, left_y, left_w, _), (right_x, _, right_w, _) = boxes
     assert 300 < left_x < 450 and 550 < left_y < 700 and 600 < left_w < 800
     assert 1350 < right_x < 1500 and 600 < right_w < 800
