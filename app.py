@@ -169,8 +169,8 @@ def show_like(photo: int) -> None:
 
 @st.dialog("Photo", width="large")
 def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
-    entry = next(entry for entry in loaded.album if entry.name == hit.name)
-    st.image(outlined_photo(loaded.album.read(entry), hit), caption=hit.name)
+    data = loaded.album.read(loaded.album.entry(hit.name))
+    st.image(outlined_photo(data, hit), caption=hit.name)
 
 
 def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool = False) -> None:

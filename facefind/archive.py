@@ -137,6 +137,7 @@ class Album:
                 f"The photos in this zip add up to {total / 1024**3:.1f} GiB uncompressed; "
                 f"facefind reads at most {self.limits.max_total_bytes / 1024**3:.0f} GiB at once."
             )
+        self._by_name = {entry.name: entry for entry in self.photos}
         if encrypted and not self.photos:
             raise ArchiveError(
                 "The zip is password-protected. Unzip it with its password and upload "
@@ -166,13 +167,16 @@ class Album:
             raise PhotoError("larger than its zip entry says (refused)")
         return data
 
+    def entry(self, name: str) -> PhotoEntry:
+        """The photo of that name (names are unique: a second copy is skipped); KeyError if none."""
+        return self._by_name[name]
+
     def zip_of(self, names: Iterable[str]) -> bytes:
         """A new zip of these photos for download: original bytes, names as in the album.
 
         Only names that would escape the folder they are unzipped into (`/abs/x.jpg`,
         `../x.jpg`) are made relative, so the download is safe to unzip.
         """
-        entries = {entry.name: entry for entry in self.photos}
         buffer = io.BytesIO()
         used: set[str] = set()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
@@ -184,7 +188,7 @@ class Album:
                     copy += 1
                     member = f"{stem} ({copy}){extension}"
                 used.add(member)
-                archive.writestr(member, self.read(entries[name]))
+                archive.writestr(member, self.read(self.entry(name)))
         return buffer.getvalue()
 
     def __iter__(self) -> Iterator[PhotoEntry]:
