@@ -8,9 +8,11 @@ reason instead of stopping the album.
 from __future__ import annotations
 
 import io
+import math
 import warnings
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 from PIL import ExifTags, Image, ImageOps
 
@@ -45,6 +47,28 @@ class DecodedPhoto:
     def scale(self) -> float:
         return self.pixels.shape[1] / self.width
 
+    def shrunk(self, max_side: int) -> "DecodedPhoto":
+        """The same photo with its pixels shrunk (area averaging) to at most `max_side`."""
+        return DecodedPhoto(fit_within(self.pixels, max_side), self.width, self.height)
+
+
+def fit_within(pixels: np.ndarray, max_side: int) -> np.ndarray:
+    """The image shrunk by area averaging (no aliasing) so its long side is at most `max_side`.
+
+    First by a whole factor, which OpenCV averages on a fast path (20 ms of CPU for 12 MP
+    instead of 55), then by what remains.
+    """
+    height, width = pixels.shape[:2]
+    whole = max(height, width) // max_side
+    if whole >= 2:
+        pixels = cv2.resize(pixels, None, fx=1 / whole, fy=1 / whole, interpolation=cv2.INTER_AREA)
+        height, width = pixels.shape[:2]
+    factor = max_side / max(height, width)
+    if factor >= 1.0:
+        return pixels
+    size = (max(1, round(width * factor)), max(1, round(height * factor)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+
 
 def open_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
     """Open (not yet decode) a photo, refusing what is not an image or is too large."""
@@ -71,12 +95,19 @@ def open_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
 
 
 def decode_photo(
-    data: bytes, max_side: int | None = None, limits: ImageLimits | None = None
+    data: bytes,
+    max_side: int | None = None,
+    limits: ImageLimits | None = None,
+    *,
+    slack: float = 1.0,
 ) -> DecodedPhoto:
     """Decode a photo upright, as RGB, downscaled so its long side is at most `max_side`.
 
     JPEGs are decoded straight at a reduced size with Pillow's draft mode (the DCT scales by
     1/2, 1/4, 1/8), which is several times faster than decoding 12 MP and shrinking afterwards.
+    With `slack` > 1 the long side may stay up to `slack` x `max_side` when that saves
+    resampling: shrinking a 12 MP photo exactly costs more than decoding it (measured 90 ms
+    against 32 ms), so the indexer takes the draft-mode result as it is.
     """
     image = open_image(data, limits)
     try:
@@ -84,12 +115,14 @@ def decode_photo(
         if max_side and max(stored_w, stored_h) > max_side:
             factor = max_side / max(stored_w, stored_h)
             # draft() keeps at least the requested size, so the result is then shrunk exactly.
-            image.draft("RGB", (int(stored_w * factor) + 1, int(stored_h * factor) + 1))
+            image.draft("RGB", (math.ceil(stored_w * factor), math.ceil(stored_h * factor)))
         # Orientations 5-8 turn the photo a quarter: the upright original is stored_h wide.
         quarter_turn = image.getexif().get(ExifTags.Base.Orientation, 1) in (5, 6, 7, 8)
         width, height = (stored_h, stored_w) if quarter_turn else (stored_w, stored_h)
-        rgb = to_rgb(ImageOps.exif_transpose(image))
-        if max_side and max(rgb.size) > max_side:
+        image.load()
+        ImageOps.exif_transpose(image, in_place=True)  # no copy of an upright photo
+        rgb = to_rgb(image)
+        if max_side and max(rgb.size) > max_side * slack:
             rgb.thumbnail((max_side, max_side), Image.Resampling.BILINEAR, reducing_gap=None)
         pixels = np.asarray(rgb, dtype=np.uint8)
     except PhotoError:

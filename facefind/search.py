@@ -203,8 +203,7 @@ def query_faces(
     embedder: FaceEmbedder, photo: bytes, name: str = "the query photo", all_faces: bool = False
 ) -> list[Face]:
     """The faces of a query photo (largest first; only the largest unless `all_faces`)."""
-    decoded = decode_photo(photo, 2 * embedder.settings.detect_size)
-    faces = embedder.faces(decoded)
+    faces = embedder.faces(embedder.decode(photo))
     if not faces:
         raise NoFaceError(
             f"No face found in {name}. Use a photo where the face is clearly visible, "

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from facefind.errors import PhotoError
-from facefind.images import decode_photo, thumbnail_jpeg
+from facefind.images import DecodedPhoto, decode_photo, thumbnail_jpeg
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -78,6 +78,32 @@ def test_large_jpeg_is_decoded_small_and_reports_original_size() -> None:
     assert (photo.width, photo.height) == (4000, 3000)
     assert max(photo.pixels.shape[:2]) == 1000
     assert photo.scale == pytest.approx(0.25)
+
+
+def test_slack_keeps_a_draft_decoded_jpeg_instead_of_resampling_it() -> None:
+    """The indexer's decode: a 12 MP JPEG asked for at 2560 px with slack 2 stays at 4000 px
+    (draft mode cannot halve it below 2560, and an exact shrink costs more than decoding);
+    asked for 2000 px, draft mode halves it exactly."""
+    data = encode(Image.new("RGB", (4000, 3000), (10, 120, 10)), "JPEG", quality=90)
+    assert decode_photo(data, 2560, slack=2.0).pixels.shape == (3000, 4000, 3)
+    assert decode_photo(data, 2560).pixels.shape == (1920, 2560, 3)
+    assert decode_photo(data, 2000, slack=2.0).pixels.shape == (1500, 2000, 3)
+    photo = decode_photo(data, 640, slack=2.0)  # draft goes to 1/4 (1000 px), within slack
+    assert photo.pixels.shape == (750, 1000, 3) and photo.scale == pytest.approx(0.25)
+
+
+@pytest.mark.parametrize("size", [(4000, 3000), (3999, 2999), (2500, 1000), (1000, 800)])
+def test_shrunk_copy_fits_exactly_and_averages(size: tuple[int, int]) -> None:
+    """The detector's copy: long side exactly the limit (or unchanged when smaller), same
+    original size, and area-averaged (a fine checkerboard turns grey, not striped)."""
+    width, height = size
+    board = (np.indices((height, width)).sum(axis=0) % 2 * 255).astype(np.uint8)
+    photo = DecodedPhoto(np.repeat(board[:, :, None], 3, axis=2), width, height)
+    small = photo.shrunk(1280)
+    assert max(small.pixels.shape[:2]) == min(1280, max(size))
+    assert (small.width, small.height) == size
+    if max(size) > 1280:
+        assert np.abs(small.pixels[5:-5, 5:-5].astype(int) - 127).max() < 40
 
 
 def png_header_only(width: int, height: int) -> bytes:
