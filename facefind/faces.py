@@ -228,7 +228,7 @@ class FaceEmbedder:
         from deepface.modules.detection import extract_face
 
         confidence = float(region.confidence or 0.0)
-        box = tuple(round(value / photo.scale) for value in (region.x, region.y, region.w, region.h))
+        box = tuple(round(side / photo.scale) for side in (region.x, region.y, region.w, region.h))
         if confidence < self.settings.min_confidence:
             return None
         if min(box[2], box[3]) < self.settings.min_face_size:

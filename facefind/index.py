@@ -278,7 +278,9 @@ class IndexBuilder:
         self.workers = workers or min(4, os.cpu_count() or 1)
         self.notify = notify or log.warning
         #: Embed faces in a helper process; by default wherever there is more than one core.
-        self.helper_process = (os.cpu_count() or 1) > 1 if helper_process is None else helper_process
+        if helper_process is None:
+            helper_process = (os.cpu_count() or 1) > 1
+        self.helper_process = helper_process
         self.batch_faces = 8
 
     def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:

@@ -33,9 +33,11 @@ def crops(embedder: FaceEmbedder, all_photos: dict[str, bytes]) -> list[np.ndarr
 
 def test_the_helper_embeds_like_this_process(embedder: FaceEmbedder, crops) -> None:
     with FaceEmbeddingProcess(embedder) as helper:
-        assert helper.helper_pid not in (None, os.getpid())
+        pid = helper.helper_pid
+        assert pid not in (None, os.getpid())
         batches = [helper.submit(crops[:3]), helper.submit(crops[3:])]  # both in flight
         vectors = np.concatenate([helper.result(batch) for batch in batches])
+    assert not Path(f"/proc/{pid}").exists(), "the helper process outlived its album"
     np.testing.assert_allclose(vectors, embedder.embed(crops), atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
