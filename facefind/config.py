@@ -39,7 +39,8 @@ class FaceSettings:
     min_face_size: int = 40
     #: The detector works on a copy of the photo shrunk to this long side (pixels); faces are
     #: then aligned from the photo decoded at two to four times this size, and boxes are mapped
-    #: back to the original. dlib's detector upsamples once, so it finds faces down to ~40 px of this copy.
+    #: back to the original. dlib's detector upsamples once, so it finds faces down to ~40 px
+    #: of this copy.
     detect_size: int = 1280
 
 
