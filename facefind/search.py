@@ -202,8 +202,10 @@ def _distinct_assignment(similarity: np.ndarray, cut: float) -> dict[int, int] |
 def query_faces(
     embedder: FaceEmbedder, photo: bytes, name: str = "the query photo", all_faces: bool = False
 ) -> list[Face]:
-    """The faces of a query photo (largest first; only the largest unless `all_faces`)."""
-    faces = embedder.faces(embedder.decode(photo))
+    """The faces of a query photo (largest first; only the largest unless `all_faces`).
+
+    A query is one photo, so it gets the most thorough detection before "no face" is said."""
+    faces = embedder.faces(embedder.decode(photo), thorough=True)
     if not faces:
         raise NoFaceError(
             f"No face found in {name}. Use a photo where the face is clearly visible, "

@@ -1,0 +1,356 @@
+"""Face-search accuracy on labelled albums: does facefind find every photo of a person?
+
+    python benchmarks/bench_accuracy.py [--suite shared,people2,pairs,race]
+                                        [--album ZIP_OR_DIR --truth CSV [--queries DIR]]
+                                        [--model Dlib] [--detector dlib] [--min-score 50]
+                                        [--no-expand] [--race-photos 40] [--misses] [--json]
+
+Suites (each prints precision and recall of album search at the bar, as a user runs it):
+- shared: ../shared/data/faces as an album, one photo per person held out as that person's query;
+- people2: ../shared/data/albums/people2 (other people, group photos, distractors), the same way;
+- album: any album a user labels: `--album` (a zip or a folder of photos), `--truth` (CSV of
+  `file,person`, one row per person in a photo) and `--queries` (a folder of query photos named
+  after the person, e.g. `personA.jpg`); without `--queries`, one photo per person is held out;
+- pairs: verification accuracy on the shared `master.csv` (300 same/different pairs);
+- race: the race-like album of bench_index.py (12 MP photos, small faces), `--race-photos`.
+
+Precision and recall count (photo, person) pairs over all queries. `--misses` lists every miss
+and false hit with its similarity and score, so that a change can be judged face by face.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import sys
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+
+from facefind.archive import Album  # noqa: E402
+from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
+from facefind.errors import NoFaceError  # noqa: E402
+from facefind.faces import FaceEmbedder  # noqa: E402
+from facefind.index import AlbumIndex, IndexBuilder  # noqa: E402
+from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
+
+PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".bmp", ".gif"}
+#: People in the shared photos beyond identities.csv (../shared/README.md).
+SHARED_EXTRAS = {
+    "couple.jpg": {"person01"},
+    "selfie-many-people.jpg": {"person01"},
+    "img11_reflection.jpg": {"person01"},
+}
+
+
+@dataclass
+class LabelledAlbum:
+    """Photos (name -> bytes), who is in each, and one query photo per person."""
+
+    name: str
+    photos: dict[str, bytes]
+    truth: dict[str, set[str]]
+    queries: dict[str, bytes]
+    query_names: dict[str, str] = field(default_factory=dict)
+
+    def zip(self) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for photo_name, data in self.photos.items():
+                archive.writestr(photo_name, data)
+        return buffer.getvalue()
+
+
+def read_truth(path: Path) -> dict[str, set[str]]:
+    """file -> the people labelled in it, from a `file,person` CSV."""
+    truth: dict[str, set[str]] = {}
+    with open(path, newline="") as handle:
+        for row in csv.DictReader(handle):
+            truth.setdefault(row["file"], set()).add(row["person"])
+    return truth
+
+
+def read_photos(source: Path) -> dict[str, bytes]:
+    """Photos of a folder (its own files) or of a zip (every photo entry), by name."""
+    if source.is_dir():
+        return {
+            path.name: path.read_bytes()
+            for path in sorted(source.iterdir())
+            if path.suffix.lower() in PHOTO_SUFFIXES
+        }
+    with zipfile.ZipFile(source) as archive:
+        return {
+            name: archive.read(name)
+            for name in sorted(archive.namelist())
+            if Path(name).suffix.lower() in PHOTO_SUFFIXES
+        }
+
+
+def held_out(
+    name: str, photos: dict[str, bytes], truth: dict[str, set[str]], candidates: set[str] | None = None
+) -> LabelledAlbum:
+    """For each person, their first photo where they are alone (among `candidates`, default all)
+    becomes the query, out of the album; the rest is the album."""
+    queries: dict[str, str] = {}
+    for photo_name in sorted(candidates if candidates is not None else truth):
+        people = truth[photo_name]
+        if len(people) == 1 and photo_name in photos:
+            queries.setdefault(next(iter(people)), photo_name)
+    out = set(queries.values())
+    return LabelledAlbum(
+        name=name,
+        photos={n: data for n, data in photos.items() if n not in out},
+        truth={n: people for n, people in truth.items() if n not in out},
+        queries={person: photos[n] for person, n in queries.items()},
+        query_names=queries,
+    )
+
+
+def shared_album(folder: Path) -> LabelledAlbum:
+    truth = read_truth(folder / "identities.csv")
+    labelled = set(truth)  # couple.jpg also holds a man nobody labelled: never a query
+    for photo_name, people in SHARED_EXTRAS.items():
+        truth.setdefault(photo_name, set()).update(people)
+    return held_out("shared", read_photos(folder), truth, labelled)
+
+
+def user_album(album: Path, truth_csv: Path, queries: Path | None) -> LabelledAlbum:
+    photos, truth = read_photos(album), read_truth(truth_csv)
+    if queries is None:
+        return held_out(album.stem, photos, truth)
+    query_photos = {
+        path.stem: path.read_bytes()
+        for path in sorted(queries.iterdir())
+        if path.suffix.lower() in PHOTO_SUFFIXES
+    }
+    return LabelledAlbum(album.stem, photos, truth, query_photos)
+
+
+def index_album(album_zip: bytes, embedder: FaceEmbedder) -> tuple[AlbumIndex, float]:
+    started = time.perf_counter()
+    index = IndexBuilder(embedder).build(Album(album_zip))
+    return index, time.perf_counter() - started
+
+
+def search_kwargs(args: argparse.Namespace) -> dict:
+    """Options of search_faces this benchmark varies (only those this facefind has)."""
+    return {} if args.expand is None else {"expand": args.expand}
+
+
+def album_accuracy(
+    album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.Namespace
+) -> dict:
+    """Precision and recall of one search per labelled person, with every miss explained."""
+    index, seconds = index_album(album.zip(), embedder)
+    scale = ScoreScale(index.model)
+    names = [photo.name for photo in index.photos]
+    truth = {n: album.truth.get(n, set()) for n in names}
+    true_hits = false_hits = missed = 0
+    misses, false_found, no_query_face = [], [], []
+    for person, query_photo in sorted(album.queries.items()):
+        wanted = {n for n, people in truth.items() if person in people}
+        try:
+            query = query_faces(embedder, query_photo, name=person)[0].embedding
+        except NoFaceError:
+            no_query_face.append(person)
+            missed += len(wanted)
+            misses += [{"person": person, "photo": n, "why": "no face in the query"} for n in wanted]
+            continue
+        hits = search_faces(index, query[None, :], "any", args.min_score, scale, **search_kwargs(args))
+        found = {hit.name: hit for hit in hits}
+        true_hits += len(wanted & set(found))
+        for photo_name in sorted(set(found) - wanted):
+            false_hits += 1
+            false_found.append(
+                {"person": person, "photo": photo_name, "score": round(found[photo_name].score, 1)}
+            )
+        for photo_name in sorted(wanted - set(found)):
+            missed += 1
+            misses.append({"person": person, "photo": photo_name, **_closest(index, names, photo_name, query, scale)})
+    return {
+        "album": album.name,
+        "photos": len(names),
+        "faces": index.face_count,
+        "people": len(album.queries),
+        "true_pairs": true_hits + missed,
+        "precision": _ratio(true_hits, true_hits + false_hits),
+        "recall": _ratio(true_hits, true_hits + missed),
+        "index_seconds": round(seconds, 1),
+        "no_query_face": no_query_face,
+        "misses": misses,
+        "false_hits": false_found,
+    }
+
+
+def _closest(
+    index: AlbumIndex, names: list[str], photo_name: str, query: np.ndarray, scale: ScoreScale
+) -> dict:
+    """Why a photo was missed: no face found in it, or its closest face and that face's score."""
+    faces = index.faces_of(names.index(photo_name)) if photo_name in names else []
+    if not len(faces):
+        return {"why": "no face found in the photo"}
+    similarity = float((index.embeddings[faces] @ query).max())
+    return {
+        "why": "below the bar",
+        "similarity": round(similarity, 4),
+        "score": round(float(scale.percent(similarity)), 1),
+    }
+
+
+def _ratio(part: int, whole: int) -> float:
+    return round(part / whole, 3) if whole else 1.0
+
+
+def pair_accuracy(folder: Path, embedder: FaceEmbedder) -> dict:
+    """Same/different verification on master.csv at the model's own threshold."""
+    with open(folder / "master.csv", newline="") as handle:
+        pairs = list(csv.DictReader(handle))
+    cache: dict[str, np.ndarray | None] = {}
+
+    def embedding(name: str) -> np.ndarray | None:
+        if name not in cache:
+            try:
+                cache[name] = query_faces(embedder, (folder / name).read_bytes(), name)[0].embedding
+            except NoFaceError:
+                cache[name] = None
+        return cache[name]
+
+    threshold = ScoreScale(embedder.model_name).threshold
+    right, wrong = 0, []
+    for pair in pairs:
+        first, second = embedding(pair["file_x"]), embedding(pair["file_y"])
+        same = pair["Decision"] == "Yes"
+        distance = 2.0 if first is None or second is None else 1.0 - float(first @ second)
+        if (distance <= threshold) == same:
+            right += 1
+        else:
+            wrong.append({"pair": [pair["file_x"], pair["file_y"]], "same": same, "distance": round(distance, 4)})
+    return {"pairs": len(pairs), "accuracy": _ratio(right, len(pairs)), "threshold": threshold, "wrong": wrong}
+
+
+def race_accuracy(folder: Path, embedder: FaceEmbedder, photos: int, args: argparse.Namespace) -> dict:
+    """The race-like album of bench_index (12 MP photos, faces of race-photo sizes)."""
+    from bench_index import race_album
+
+    data, placed = race_album(folder, photos)
+    truth = {f"race/photo{number:04d}.jpg": people for number, people in enumerate(placed)}
+    identities = read_truth(folder / "identities.csv")
+    queries: dict[str, bytes] = {}
+    for photo_name in sorted(identities, key=lambda n: int("".join(c for c in n if c.isdigit()) or 0)):
+        for person in identities[photo_name]:
+            queries.setdefault(person, (folder / photo_name).read_bytes())
+    album = LabelledAlbum("race", read_photos_zip(data), truth, queries)
+    return album_accuracy(album, embedder, args)
+
+
+def read_photos_zip(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def run(args: argparse.Namespace) -> dict:
+    faces = Path(args.faces or sample_faces_folder())
+    settings = FaceSettings(
+        **{k: v for k, v in {"model": args.model, "detector": args.detector}.items() if v}
+    )
+    embedder = FaceEmbedder(settings)
+    embedder.load()
+    report: dict = {"model": embedder.model_name, "detector": embedder.detector,
+                    "min_score": args.min_score, "expand": args.expand, "suites": {}}
+    suites = args.suite.split(",") if args.suite else []
+    if args.album:
+        suites.append("album")
+    for suite in suites:
+        if suite == "shared":
+            result = album_accuracy(shared_album(faces), embedder, args)
+        elif suite == "people2":
+            folder = Path(args.people2 or faces.parent / "albums" / "people2")
+            result = album_accuracy(
+                user_album(folder, folder / "identities.csv", None), embedder, args
+            )
+        elif suite == "album":
+            queries = Path(args.queries) if args.queries else None
+            result = album_accuracy(
+                user_album(Path(args.album), Path(args.truth), queries), embedder, args
+            )
+        elif suite == "pairs":
+            result = pair_accuracy(faces, embedder)
+        elif suite == "race":
+            result = race_accuracy(faces, embedder, args.race_photos, args)
+        else:
+            raise SystemExit(f"unknown suite {suite!r}")
+        report["suites"][suite] = result
+    return report
+
+
+def print_report(report: dict, misses: bool) -> None:
+    print(
+        f"model {report['model']}, detector {report['detector']}, bar {report['min_score']}%"
+        + ("" if report["expand"] is None else f", expand {report['expand']}")
+    )
+    print("| album | photos | faces | people | true pairs | precision | recall | index s |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for name, result in report["suites"].items():
+        if name == "pairs":
+            continue
+        print(
+            f"| {name} | {result['photos']} | {result['faces']} | {result['people']} | "
+            f"{result['true_pairs']} | {result['precision']} | {result['recall']} | "
+            f"{result['index_seconds']} |"
+        )
+    if "pairs" in report["suites"]:
+        pairs = report["suites"]["pairs"]
+        print(f"pairs (master.csv): accuracy {pairs['accuracy']} on {pairs['pairs']} pairs")
+    for name, result in report["suites"].items():
+        if name == "pairs":
+            for wrong in result["wrong"] if misses else ():
+                print(f"  pairs: wrong {wrong}")
+            continue
+        if result["no_query_face"]:
+            print(f"  {name}: no face found in the query of {', '.join(result['no_query_face'])}")
+        for miss in result["misses"] if misses else ():
+            print(f"  {name}: missed {miss}")
+        for hit in result["false_hits"] if misses else ():
+            print(f"  {name}: false hit {hit}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--suite", default="shared,people2,pairs",
+                        help="comma-separated: shared, people2, pairs, race (default: the first three)")
+    parser.add_argument("--album", help="a labelled album: a zip or a folder of photos")
+    parser.add_argument("--truth", help="with --album: CSV of file,person")
+    parser.add_argument("--queries", help="with --album: folder of query photos named PERSON.jpg")
+    parser.add_argument("--faces", help="the shared face photos (default ../shared/data/faces)")
+    parser.add_argument("--people2", help="the people2 album folder")
+    parser.add_argument("--model")
+    parser.add_argument("--detector")
+    parser.add_argument("--min-score", type=float, default=50.0)
+    parser.add_argument("--expand", dest="expand", action="store_true", default=None,
+                        help="search again with the album faces it is sure of")
+    parser.add_argument("--no-expand", dest="expand", action="store_false")
+    parser.add_argument("--race-photos", type=int, default=40)
+    parser.add_argument("--misses", action="store_true", help="list every miss and false hit")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    if args.album and not args.truth:
+        parser.error("--album needs --truth")
+    report = run(args)
+    if args.json:
+        print(json.dumps(report, indent=1))
+    else:
+        print_report(report, args.misses)
+
+
+if __name__ == "__main__":
+    main()
