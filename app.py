@@ -15,7 +15,7 @@ import streamlit as st
 from PIL import ImageOps
 
 from facefind.archive import Album
-from facefind.config import FACE_MODELS, OFFLINE_DETECTORS, FaceSettings
+from facefind.config import DETECTORS, FACE_MODELS, FaceSettings, preferred_detector
 from facefind.errors import FacefindError
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
@@ -81,11 +81,18 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
             defaults = FaceSettings()
             model = st.selectbox("Face model", FACE_MODELS, index=FACE_MODELS.index(defaults.model))
             detector = st.selectbox(
-                "Face detector", OFFLINE_DETECTORS, index=OFFLINE_DETECTORS.index(defaults.detector)
+                "Face detector", DETECTORS, index=DETECTORS.index(preferred_detector(model)),
+                help="Each model's best detector by DeepFace's own tests is chosen for it. "
+                "yunet downloads its weights on first use.",
             )
             confidence = st.slider(
                 "Minimum face confidence", 0.0, 1.0, defaults.min_confidence, 0.05,
                 help="Faces the detector is less sure of are ignored.",
+            )
+            thorough = st.checkbox(
+                "Thorough face detection (slower)", defaults.thorough,
+                help="Photos where no face is found get a second look with a slower detector "
+                "that finds turned and dark faces: about 3 s more for each such photo.",
             )
             uform_choices = list(dict.fromkeys([configured_model(), *UFORM_MODELS]))
             uform = st.selectbox("Text model (UForm)", uform_choices)
@@ -94,7 +101,7 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
             help="Drops the album, its faces and your queries now.",
             on_click=forget,
         )
-    return upload, FaceSettings(model, detector, confidence), uform
+    return upload, FaceSettings(model, detector, confidence, thorough=thorough), uform
 
 
 def forget() -> None:
@@ -295,8 +302,13 @@ def face_tab(loaded: LoadedAlbum) -> None:
         "Level of similarity (%)", 0, 100, int(DEFAULT_MIN_SCORE), key="level",
         help="50% is the face model's own 'same person' threshold. Lower finds more.",
     )
+    expand = st.toggle(
+        "Search again with the photos it is sure of", True, key="expand",
+        help="Faces found far above the bar join your photo for a second search: finds the "
+        "photos where you look less like your selfie.",
+    )
     queries = stack_embeddings([face for face, _ in chosen])
-    hits = search_faces(loaded.index, queries, mode, float(level))
+    hits = search_faces(loaded.index, queries, mode, float(level), expand=expand)
     st.session_state["face-hits"] = hits
     if not hits:
         st.info("Not found at this level of similarity. Try lowering it.")

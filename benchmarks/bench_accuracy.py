@@ -3,7 +3,8 @@
     python benchmarks/bench_accuracy.py [--suite shared,people2,pairs,race]
                                         [--album ZIP_OR_DIR --truth CSV [--queries DIR]]
                                         [--model Dlib] [--detector dlib] [--min-score 50]
-                                        [--no-expand] [--race-photos 40] [--misses] [--json]
+                                        [--thorough] [--no-expand] [--race-photos 40]
+                                        [--misses] [--json]
 
 Suites (each prints precision and recall of album search at the bar, as a user runs it):
 - shared: ../shared/data/faces as an album, one photo per person held out as that person's query;
@@ -38,7 +39,7 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from facefind.archive import Album  # noqa: E402
-from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
+from facefind.config import FaceSettings, preferred_detector, sample_faces_folder  # noqa: E402
 from facefind.errors import NoFaceError  # noqa: E402
 from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.index import AlbumIndex, IndexBuilder  # noqa: E402
@@ -260,14 +261,16 @@ def read_photos_zip(data: bytes) -> dict[str, bytes]:
 
 def run(args: argparse.Namespace) -> dict:
     faces = Path(args.faces or sample_faces_folder())
+    model = args.model or FaceSettings().model
     settings = FaceSettings(
-        **{k: v for k, v in {"model": args.model, "detector": args.detector}.items() if v}
+        model=model, detector=args.detector or preferred_detector(model), thorough=args.thorough
     )
     embedder = FaceEmbedder(settings)
     embedder.load()
     report: dict = {"model": embedder.model_name, "detector": embedder.detector,
-                    "min_score": args.min_score, "expand": args.expand, "suites": {}}
-    suites = args.suite.split(",") if args.suite else []
+                    "thorough": args.thorough, "min_score": args.min_score, "expand": args.expand,
+                    "suites": {}}
+    suites = [suite for suite in args.suite.split(",") if suite]
     if args.album:
         suites.append("album")
     for suite in suites:
@@ -295,7 +298,9 @@ def run(args: argparse.Namespace) -> dict:
 
 def print_report(report: dict, misses: bool) -> None:
     print(
-        f"model {report['model']}, detector {report['detector']}, bar {report['min_score']}%"
+        f"model {report['model']}, detector {report['detector']}"
+        + (" (thorough)" if report["thorough"] else "")
+        + f", bar {report['min_score']}%"
         + ("" if report["expand"] is None else f", expand {report['expand']}")
     )
     print("| album | photos | faces | people | true pairs | precision | recall | index s |")
@@ -335,6 +340,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people2", help="the people2 album folder")
     parser.add_argument("--model")
     parser.add_argument("--detector")
+    parser.add_argument("--thorough", action="store_true",
+                        help="dlib's CNN detector for album photos where HOG finds no face")
     parser.add_argument("--min-score", type=float, default=50.0)
     parser.add_argument("--expand", dest="expand", action="store_true", default=None,
                         help="search again with the album faces it is sure of")

@@ -21,7 +21,10 @@ import csv
 import io
 import json
 import os
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import zipfile
@@ -40,7 +43,8 @@ from facefind.index import AlbumIndex, IndexBuilder, PhotoInfo  # noqa: E402
 from facefind.runtime import deepface  # noqa: E402
 from facefind.errors import ModelUnavailableError  # noqa: E402
 from facefind.semantic import PhotoTextModel  # noqa: E402
-from facefind.search import search_faces  # noqa: E402
+from facefind.errors import NoFaceError  # noqa: E402
+from facefind.search import query_faces, search_faces  # noqa: E402
 
 CANVAS = (4000, 3000)
 
@@ -185,16 +189,70 @@ def retrieval(
 
 
 def person_queries(folder: Path, embedder: FaceEmbedder) -> dict[str, np.ndarray]:
-    """One query face per person: the largest face of their first labelled photo."""
+    """One query face per person: the largest face of their first labelled photo, found as
+    facefind finds a query's faces."""
+    queries: dict[str, np.ndarray] = {}
+    for person, photo in first_photo_of_each_person(folder).items():
+        try:
+            queries[person] = query_faces(embedder, (folder / photo).read_bytes())[0].embedding
+        except NoFaceError:
+            pass
+    return queries
+
+
+def peer_index(data: bytes, folder: Path, placed: list[set[str]], cpus: int) -> dict | None:
+    """The peer a user could pick instead: the `face_recognition` CLI (dlib chips, HOG at up
+    to 1600 px, `--cpus` processes) on the same photos, its known people being the same query
+    photos as facefind's. It reads files, so the album is written to a temporary folder (made
+    of the shared test photos; deleted after). None where the CLI is not installed
+    (`pip install --no-deps face-recognition-ng click`, for benchmarks only)."""
+    command = shutil.which("face_recognition", path=os.path.dirname(sys.executable)) or shutil.which(
+        "face_recognition"
+    )
+    if command is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="facefind-peer-") as work:
+        known, unknown = Path(work, "known"), Path(work, "unknown")
+        known.mkdir()
+        unknown.mkdir()
+        for person, photo in first_photo_of_each_person(folder).items():
+            (known / f"{person}.jpg").write_bytes((folder / photo).read_bytes())
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            for name in archive.namelist():
+                (unknown / Path(name).name).write_bytes(archive.read(name))
+        started = time.perf_counter()
+        result = subprocess.run(
+            [command, "--cpus", str(cpus), str(known), str(unknown)],
+            capture_output=True, text=True, check=True,
+        )
+        seconds = time.perf_counter() - started
+    found: dict[int, set[str]] = {}
+    for line in result.stdout.splitlines():
+        path, _, name = line.rpartition(",")
+        if name.startswith("person") and path.endswith(".jpg"):
+            number = int(Path(path).stem.removeprefix("photo"))
+            found.setdefault(number, set()).add(name)
+    true_hits = sum(len(found.get(n, set()) & people) for n, people in enumerate(placed))
+    false_hits = sum(len(found.get(n, set()) - people) for n, people in enumerate(placed))
+    wanted = sum(len(people) for people in placed)
+    return {
+        "photos": len(placed),
+        "cpus": cpus,
+        "seconds": round(seconds, 1),
+        "photos_per_s": round(len(placed) / seconds, 3),
+        "precision": round(true_hits / max(true_hits + false_hits, 1), 3),
+        "recall": round(true_hits / max(wanted, 1), 3),
+    }
+
+
+def first_photo_of_each_person(folder: Path) -> dict[str, str]:
+    """person -> their first labelled photo (the query photo of every benchmark here)."""
     with open(folder / "identities.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    queries: dict[str, np.ndarray] = {}
+    first: dict[str, str] = {}
     for row in rows:
-        if row["person"] not in queries:
-            faces = embedder.faces(decode_photo((folder / row["file"]).read_bytes(), 2048))
-            if faces:
-                queries[row["person"]] = faces[0].embedding
-    return queries
+        first.setdefault(row["person"], row["file"])
+    return first
 
 
 def usable_photo_model(wanted: bool) -> PhotoTextModel | None:
@@ -255,7 +313,13 @@ def run(args: argparse.Namespace) -> dict:
         ),
         "baseline": None,
         "speedup": None,
+        "peer": peer_index(data, folder, placed, os.cpu_count() or 1) if args.peer else None,
+        "speedup_vs_peer": None,
     }
+    if report["peer"]:
+        report["speedup_vs_peer"] = round(
+            report["facefind"]["photos_per_s"] / report["peer"]["photos_per_s"], 2
+        )
     if args.baseline_photos > 0:
         report["baseline"] = measure(
             "baseline",
@@ -278,6 +342,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--with-images", action="store_true",
         help="also compute UForm photo embeddings (where the UForm model is available)",
+    )
+    parser.add_argument(
+        "--no-peer", dest="peer", action="store_false",
+        help="skip the face_recognition CLI (run where it is installed)",
     )
     parser.add_argument("--model", default="Dlib")
     parser.add_argument("--detector", default="dlib")
@@ -315,6 +383,16 @@ def main(argv: list[str] | None = None) -> None:
         )
     if report["speedup"] is not None:
         print(f"speedup (photos/s, facefind / baseline): {report['speedup']}x")
+    peer = report["peer"]
+    if peer:
+        print(
+            f"peer: face_recognition CLI --cpus {peer['cpus']} on all {peer['photos']} photos: "
+            f"{peer['seconds']} s, {peer['photos_per_s']} photos/s, precision "
+            f"{peer['precision']}, recall {peer['recall']}; facefind is "
+            f"{report['speedup_vs_peer']}x its speed"
+        )
+    elif args.peer:
+        print("peer: the face_recognition CLI is not installed (see --help)")
 
 
 if __name__ == "__main__":

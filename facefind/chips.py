@@ -26,6 +26,9 @@ from .runtime import dlib_model_file
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
+#: dlib's CNN detector finds faces from ~80 px (40 px at 2x); an 8 px picture crashes it.
+CNN_MIN_SIDE = 40
+
 Box = tuple[int, int, int, int]  # x, y, width, height
 
 
@@ -87,10 +90,15 @@ class DlibTools:
         return np.asarray(dlib.get_face_chip(pixels, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
 
     def cnn_faces(self, pixels: np.ndarray, upsample: int = 0) -> list[FoundFace]:
-        """Faces found by dlib's CNN detector (RGB pixels), clipped to the picture."""
+        """Faces found by dlib's CNN detector (RGB pixels), clipped to the picture.
+
+        Pictures too small to hold a face it can find are not scanned: on a few pixels dlib's
+        network reads outside its tensors and kills the process."""
         height, width = pixels.shape[:2]
+        if min(height, width) < CNN_MIN_SIDE:
+            return []
         found = []
-        for detection in self._cnn()(pixels, upsample):
+        for detection in self._cnn()(np.ascontiguousarray(pixels), upsample):
             rect = detection.rect
             left, top = max(rect.left(), 0), max(rect.top(), 0)
             right, bottom = min(rect.right(), width), min(rect.bottom(), height)

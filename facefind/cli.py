@@ -17,7 +17,7 @@ from typing import Sequence, TextIO
 
 from . import __version__
 from .archive import Album
-from .config import FACE_MODELS, FaceSettings
+from .config import DEFAULT_FACE_MODEL, FACE_MODELS, FaceSettings, preferred_detector
 from .errors import FacefindError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, IndexBuilder, add_photo_embeddings, is_index_file
@@ -60,12 +60,14 @@ def _duration(seconds: float) -> str:
 
 def _face_settings(args: argparse.Namespace) -> FaceSettings:
     defaults = FaceSettings()
+    model = args.model or defaults.model
     return FaceSettings(
-        model=args.model or defaults.model,
-        detector=args.detector or defaults.detector,
+        model=model,
+        detector=args.detector or preferred_detector(model),
         min_confidence=(
             defaults.min_confidence if args.min_confidence is None else args.min_confidence
         ),
+        thorough=args.thorough,
     )
 
 
@@ -144,7 +146,10 @@ def run_search(args: argparse.Namespace) -> int:
     faces = []
     for path in args.face or ():
         faces.extend(query_faces(embedder, _read(path), name=path, all_faces=args.all_faces))
-    hits = search_faces(index, stack_embeddings(faces), args.match, args.min_score) if faces else None
+    hits = None
+    if faces:
+        queries = stack_embeddings(faces)
+        hits = search_faces(index, queries, args.match, args.min_score, expand=args.expand)
     if args.text:
         photo_model = PhotoTextModel(args.uform_model or index.photo_model)
         hits = text_search(index, photo_model, args.text, args.top, within=hits)
@@ -216,10 +221,22 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
 
     def face_options(command: argparse.ArgumentParser) -> None:
-        command.add_argument("--model", choices=FACE_MODELS, help="face model (default Facenet)")
-        command.add_argument("--detector", help="face detector: dlib (default), opencv, ...")
+        command.add_argument(
+            "--model", choices=FACE_MODELS,
+            help=f"face model (default {DEFAULT_FACE_MODEL}; Facenet downloads its weights once)",
+        )
+        command.add_argument(
+            "--detector",
+            help="face detector: dlib, opencv, yunet, ... (default: the model's best: dlib for "
+            "Dlib, yunet for Facenet)",
+        )
         command.add_argument(
             "--min-confidence", type=float, help="drop faces the detector is less sure of (0-1)"
+        )
+        command.add_argument(
+            "--thorough", action="store_true",
+            help="photos where no face is found get a second look with dlib's slower CNN "
+            "detector (turned and dark faces; about 3 s for each such photo)",
         )
         command.add_argument("--quiet", action="store_true", help="no progress on stderr")
         command.add_argument("--uform-model", help=UFORM_HELP)
@@ -264,6 +281,10 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument(
         "--all-faces", action="store_true",
         help="search for every face of the query photos, not only the largest",
+    )
+    search.add_argument(
+        "--no-expand", dest="expand", action="store_false",
+        help="do not search again with the album faces it is sure of (query expansion)",
     )
     search.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     face_options(search)

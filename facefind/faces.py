@@ -19,6 +19,9 @@ import numpy as np
 from .chips import DlibTools
 from .config import (
     CHIP_MODELS,
+    DEFAULT_DETECTOR,
+    DETECTORS,
+    OFFLINE_DETECTORS,
     EMBEDDING_SIZE,
     FACE_MODELS,
     FALLBACK_FACE_MODEL,
@@ -34,6 +37,10 @@ log = logging.getLogger("facefind")
 #: DeepFace keeps one instance of each face model per process; its native code (dlib, ONNX
 #: Runtime sessions shared across app sessions) is called by one thread at a time.
 _MODEL_LOCK = threading.Lock()
+
+#: dlib's CNN detector scans a copy of at most this long side: ~3 s on one core at 800 px,
+#: 6 s at 1024, 10 s at 1280; it finds faces from ~80 px of this copy.
+CNN_SCAN_SIZE = 800
 
 Box = tuple[int, int, int, int]  # x, y, width, height in the original photo's pixels
 
@@ -84,11 +91,6 @@ def scale_region(region, factor: float):
 
 def _midpoint(first, second) -> tuple[int, int]:
     return ((first.x + second.x) // 2, (first.y + second.y) // 2)
-
-
-def _cnn_upsample(preview: DecodedPhoto) -> int:
-    """dlib's CNN detector finds faces from ~80 px: small pictures are scanned at twice the size."""
-    return 1 if max(preview.pixels.shape[:2]) < 800 else 0
 
 
 def l2_normalize(vectors: np.ndarray) -> np.ndarray:
@@ -186,6 +188,13 @@ class FaceEmbedder:
         try:
             deepface().build_model(name, task="face_detector")
         except Exception as error:
+            if name not in OFFLINE_DETECTORS and name in DETECTORS:
+                self._say(
+                    f"The {name} face detector is not available (its weights could not be "
+                    f"downloaded): using {DEFAULT_DETECTOR} instead."
+                )
+                self.settings = dataclasses.replace(self.settings, detector=DEFAULT_DETECTOR)
+                return self._build_detector(DEFAULT_DETECTOR)
             raise ModelUnavailableError(
                 f"The face detector {name!r} cannot be loaded ({error}). The detectors that "
                 "work offline are 'dlib' and 'opencv'."
@@ -241,23 +250,24 @@ class FaceEmbedder:
         ]
 
     def _cnn_regions(self, preview: DecodedPhoto) -> list:
-        """Faces dlib's CNN detector finds, as DeepFace regions with eyes from the 5 landmarks
-        (what DeepFace's dlib detector reports), so any model can align them."""
+        """Faces dlib's CNN detector finds on a copy of at most `CNN_SCAN_SIZE` (about 3 s on
+        one core), as DeepFace regions in `preview`'s pixels, with eyes from the 5 landmarks
+        (what DeepFace's dlib detector reports), so that any model can align them."""
         from deepface.models.Detector import FacialAreaRegion
 
-        tools = self._dlib_tools
+        scan = preview.shrunk(CNN_SCAN_SIZE)
+        upsample = 1 if max(scan.pixels.shape[:2]) < CNN_SCAN_SIZE // 2 else 0
         regions = []
-        for found in tools.cnn_faces(preview.pixels, upsample=_cnn_upsample(preview)):
-            shape = tools.landmarks(preview.pixels, found.box)
-            right_eye = _midpoint(shape.part(2), shape.part(3))
-            left_eye = _midpoint(shape.part(0), shape.part(1))
+        for found in self._dlib_tools.cnn_faces(scan.pixels, upsample):
+            shape = self._dlib_tools.landmarks(scan.pixels, found.box)
             x, y, width, height = found.box
-            regions.append(
-                FacialAreaRegion(
-                    x=x, y=y, w=width, h=height, left_eye=left_eye, right_eye=right_eye,
-                    confidence=found.confidence,
-                )
+            region = FacialAreaRegion(
+                x=x, y=y, w=width, h=height,
+                left_eye=_midpoint(shape.part(0), shape.part(1)),
+                right_eye=_midpoint(shape.part(2), shape.part(3)),
+                confidence=found.confidence,
             )
+            regions.append(scale_region(region, preview.scale / scan.scale))
         return regions
 
     def _detector_model(self):
@@ -276,17 +286,17 @@ class FaceEmbedder:
         return detector
 
     def _aligned(self, region, photo: DecodedPhoto) -> DetectedFace:
-        """The face as its model wants it: dlib's 5-point chip for Dlib, else the crop
-        DeepFace's own pipeline makes (turned upright by the eyes), as BGR."""
+        """The face as its model wants it, BGR: dlib's 5-point chip for Dlib (uint8), else the
+        crop DeepFace's own pipeline makes (turned upright by the eyes, scaled to 0..1 before
+        DeepFace resizes it, as `DeepFace.extract_faces` hands it to `represent`)."""
         box = tuple(round(side / photo.scale) for side in (region.x, region.y, region.w, region.h))
         if self.model_name in CHIP_MODELS:
             crop = self._dlib_tools.chip(photo.pixels, (region.x, region.y, region.w, region.h))
+            crop = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
         else:
-            crop = self._deepface_crop(region, photo)
+            crop = self._deepface_crop(region, photo)[:, :, ::-1] / 255
         return DetectedFace(
-            crop=cv2.cvtColor(crop, cv2.COLOR_RGB2BGR),
-            box=box,  # type: ignore[arg-type]
-            confidence=float(region.confidence or 0.0),
+            crop=crop, box=box, confidence=float(region.confidence or 0.0)  # type: ignore[arg-type]
         )
 
     def _deepface_crop(self, region, photo: DecodedPhoto) -> np.ndarray:

@@ -8,13 +8,14 @@ person", 0-49 = "not", and the default bar of 50% is the model's own verificatio
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
 
 from .errors import FacefindError, ModelUnavailableError, NoFaceError
-from .faces import Box, Face, FaceEmbedder
+from .faces import Box, Face, FaceEmbedder, l2_normalize
 from .images import decode_photo
 from .index import AlbumIndex
 from .runtime import deepface
@@ -23,6 +24,10 @@ from .semantic import PhotoTextModel
 MatchMode = Literal["any", "all"]
 DEFAULT_MIN_SCORE = 50.0
 MAX_PEOPLE = 10
+#: Query expansion: album faces scored at least this (far above the 50% bar) join their person's
+#: query for a second pass, at most `EXPAND_FACES` of them per person (docs/accuracy.md).
+SURE_SCORE = 80.0
+EXPAND_FACES = 20
 
 
 @dataclass(frozen=True)
@@ -46,21 +51,50 @@ class PhotoHit:
 
 
 class ScoreScale:
-    """Converts cosine similarity to DeepFace's calibrated 0-100 percentage and back."""
+    """Cosine similarity as a 0-100 percentage that is exactly 50 at the model's threshold.
+
+    Built from DeepFace's calibration for the model (`config.confidence`: a logistic curve of
+    the distance, and the lowest value it saw for different people). DeepFace's own
+    `find_confidence` maps "same" and "different" to two separate ranges (51-100 and 0-49) and
+    jumps at the threshold (Dlib: 51.4% at distance 0.0690, 27.0% at 0.0701), so no score
+    between ~27 and 51 ever appears and a slider does nothing there. Here the same curve is
+    stretched piecewise-linearly instead: 100% at distance 0, 50% at the threshold, 0% where
+    DeepFace's calibration saw its least similar different people. Continuous and monotone.
+    """
 
     def __init__(self, model: str) -> None:
         deepface()  # configure DeepFace before its modules are imported
+        from deepface.config.confidence import confidences
         from deepface.modules import verification
 
         self.model = model
-        self._confidence = verification.find_confidence
         self.threshold = float(verification.find_threshold(model, "cosine"))
+        self._calibration = confidences.get(model, {}).get("cosine")
         self._cuts: dict[float, float] = {}
+        if self._calibration is not None:
+            self._at_zero = self._logistic(0.0)
+            self._at_threshold = self._logistic(self.threshold)
+            self._at_floor = min(self._calibration["denorm_min_false"], self._at_threshold - 1e-6)
+
+    def _logistic(self, distance: float) -> float:
+        """DeepFace's calibrated curve (find_confidence before it splits into two ranges)."""
+        calibration = self._calibration
+        assert calibration is not None
+        if calibration["normalizer"] > 1:
+            distance = distance / calibration["normalizer"]
+        z = calibration["w"] * distance + calibration["b"]
+        return 100.0 / (1.0 + math.exp(-z))
 
     def percent_of_distance(self, distance: float) -> float:
         distance = max(float(distance), 0.0)
-        verified = distance <= self.threshold + 1e-9  # 1 - (1 - t) is not exactly t
-        return float(self._confidence(distance, self.model, verified, "cosine"))
+        if self._calibration is None:  # a model DeepFace has no calibration for: linear
+            return float(np.clip(100.0 - 50.0 * distance / self.threshold, 0.0, 100.0))
+        value = self._logistic(distance)
+        if distance <= self.threshold:
+            span = max(self._at_zero - self._at_threshold, 1e-9)
+            return float(min(100.0, 50.0 + 50.0 * (value - self._at_threshold) / span))
+        span = self._at_threshold - self._at_floor
+        return float(max(0.0, 50.0 * (value - self._at_floor) / span))
 
     def percent(self, similarity: np.ndarray | float) -> np.ndarray:
         """Percentages for cosine similarities (any shape)."""
@@ -73,6 +107,11 @@ class ScoreScale:
         The percentage falls as distance grows, so the bar is found by bisection once and the
         search itself compares raw similarities: no per-face conversion for a million faces.
         """
+        if min_score not in self._cuts:
+            self._cuts[min_score] = self._similarity_at(min_score)
+        return self._cuts[min_score]
+
+    def _similarity_at(self, min_score: float) -> float:
         if min_score <= 0:
             return -np.inf
         if self.percent_of_distance(0.0) < min_score:
@@ -95,11 +134,13 @@ def search_faces(
     mode: MatchMode = "any",
     min_score: float = DEFAULT_MIN_SCORE,
     scale: ScoreScale | None = None,
+    expand: bool = True,
 ) -> list[PhotoHit]:
     """Photos with any (or all) of the query people, best first.
 
     `queries` is `(n, 128)`, one unit-length row per person. In `all` mode each person must be
-    matched by a different face of the photo, and the photo scores as its weakest match.
+    matched by a different face of the photo, and the photo scores as its weakest match. With
+    `expand`, the album faces it is sure of search again (see `expanded_similarity`).
     """
     queries = _check_queries(queries, index)
     if mode not in ("any", "all"):
@@ -109,6 +150,10 @@ def search_faces(
     scale = scale or ScoreScale(index.model)
     cut = scale.similarity_at(float(min_score))
     similarity = index.embeddings @ queries.T  # (m, n): the one matrix product
+    if expand:
+        similarity = expanded_similarity(
+            index.embeddings, queries, similarity, scale.similarity_at(SURE_SCORE)
+        )
     starts = _photo_starts(index.face_photo)
     best = np.maximum.reduceat(similarity, starts, axis=0)  # (photos with faces, n)
     passing = best >= cut
@@ -121,6 +166,32 @@ def search_faces(
             hits.append(hit)
     hits.sort(key=lambda hit: (-hit.score, hit.name))
     return hits
+
+
+def expanded_similarity(
+    embeddings: np.ndarray,
+    queries: np.ndarray,
+    similarity: np.ndarray,
+    sure: float,
+    most: int = EXPAND_FACES,
+) -> np.ndarray:
+    """Each person's similarity to each album face, also through the album faces surely theirs.
+
+    A query is one photo of a person; their other photos may show them older, turned or in
+    other light. Album faces at least `sure` similar to a person's query (far above the bar)
+    are other photos of them: the query plus the mean of those faces (up to `most`) is a
+    steadier description of the person, and each face keeps the better of its similarity to
+    the query and to that. One more matrix product. (Taking each face's best match among the
+    sure faces instead lets one odd photo pull in look-alikes: docs/accuracy.md.)
+    """
+    centres = queries.astype(np.float32, copy=True)
+    for person in range(similarity.shape[1]):
+        column = similarity[:, person]
+        sure_faces = np.flatnonzero(column >= sure)
+        sure_faces = sure_faces[np.argsort(-column[sure_faces], kind="stable")][:most]
+        if len(sure_faces):
+            centres[person] += embeddings[sure_faces].mean(axis=0)
+    return np.maximum(similarity, embeddings @ l2_normalize(centres).T)
 
 
 def _check_queries(queries: np.ndarray, index: AlbumIndex) -> np.ndarray:

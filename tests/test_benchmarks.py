@@ -45,3 +45,27 @@ def test_index_benchmark_runs_on_a_tiny_album(faces_dir, tiny_uform) -> None:
         assert 0 <= figures["precision"] <= 1 and 0 <= figures["recall"] <= 1
         assert figures["with_images"], "UForm photo embeddings were computed too"
     assert report["speedup"] > 0
+
+
+def test_accuracy_benchmark_runs_on_a_tiny_labelled_album(faces_dir, tmp_path: Path) -> None:
+    """A user's labelled album: one photo per person held out as the query, the rest searched."""
+    album = tmp_path / "album"
+    album.mkdir()
+    truth = {"img1.jpg": "person01", "img2.jpg": "person01", "img4.jpg": "person01",
+             "img16.jpg": "person06", "img17.jpg": "person06", "img59.jpg": "person06"}
+    for name in [*truth, "img20.jpg"]:  # img20: someone else, unlabelled (a distractor)
+        (album / name).write_bytes((faces_dir / name).read_bytes())
+    csv_file = tmp_path / "truth.csv"
+    csv_file.write_text("file,person\n" + "".join(f"{n},{p}\n" for n, p in truth.items()))
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_accuracy.py", "--suite", "", "--album", str(album),
+         "--truth", str(csv_file), "--json"],
+        capture_output=True, text=True, cwd=ROOT, timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    figures = report["suites"]["album"]
+    assert report["model"] == "Dlib"
+    assert figures["photos"] == 5 and figures["people"] == 2 and figures["true_pairs"] == 4
+    assert (figures["precision"], figures["recall"]) == (1.0, 1.0)
+    assert figures["misses"] == [] and figures["false_hits"] == []

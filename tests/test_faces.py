@@ -91,3 +91,115 @@ def test_unknown_model_or_detector_is_a_clear_error() -> None:
         FaceEmbedder(FaceSettings(model="Nope")).load()
     with pytest.raises(ModelUnavailableError, match="detector 'nope' cannot be loaded"):
         FaceEmbedder(FaceSettings(model="Dlib", detector="nope")).load()
+
+
+# --- dlib's own face chips for the Dlib model (issue 11) ------------------------------------
+
+
+def test_dlib_embedding_is_dlibs_own_face_chip_descriptor(embedder, all_photos) -> None:
+    """What facefind stores for a face is what dlib computes from its 5-point chip."""
+    import dlib
+
+    from facefind.runtime import dlib_model_file
+
+    photo = embedder.decode(all_photos["img1.jpg"])
+    assert photo.scale == 1.0  # boxes are in these pixels
+    predictor = dlib.shape_predictor(str(dlib_model_file("shape_predictor_5_face_landmarks.dat")))
+    network = dlib.face_recognition_model_v1(
+        str(dlib_model_file("dlib_face_recognition_resnet_model_v1.dat"))
+    )
+    faces = embedder.faces(photo)
+    assert faces
+    for face in faces:
+        x, y, width, height = face.box
+        shape = predictor(photo.pixels, dlib.rectangle(x, y, x + width, y + height))
+        expected = np.asarray(network.compute_face_descriptor(photo.pixels, shape))
+        cosine = float(face.embedding @ expected / np.linalg.norm(expected))
+        assert cosine >= 0.999
+
+
+def test_the_same_face_scanned_at_three_sizes_keeps_its_embedding(all_photos) -> None:
+    """DeepFace's box crops moved with the detector's box; 5-point chips do not."""
+    vectors = []
+    for size in (1024, 1280, 1600):
+        embedder = FaceEmbedder(FaceSettings(model="Dlib", detect_size=size))
+        faces = embedder.faces(embedder.decode(all_photos["img17.jpg"]))
+        vectors.append(faces[0].embedding)
+    for first in range(3):
+        for second in range(first + 1, 3):
+            assert float(vectors[first] @ vectors[second]) >= 0.99
+
+
+class _RecordingModel:
+    """Stands in for FaceNet's network (no weights here): records what DeepFace feeds it."""
+
+    model_name = "Facenet"
+    input_shape = (160, 160)
+    output_shape = 128
+
+    def __init__(self) -> None:
+        self.inputs: list[np.ndarray] = []
+
+    def forward(self, batch: np.ndarray):
+        self.inputs.append(np.array(batch))
+        vectors = np.ones((len(batch), 128)).tolist()
+        return vectors[0] if len(vectors) == 1 else vectors
+
+
+def test_facenet_gets_deepfaces_own_crops_pixel_for_pixel(monkeypatch, all_photos) -> None:
+    """Other models are fed exactly what DeepFace's pipeline makes: same detector, same
+    eye alignment, same resize and normalisation (compared at the network's input)."""
+    import cv2
+
+    from deepface.modules import modeling
+
+    from facefind.images import DecodedPhoto
+    from facefind.runtime import deepface
+
+    recorder = _RecordingModel()
+    deepface().build_model("Dlib", task="facial_recognition")  # DeepFace creates its cache lazily
+    monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", recorder)
+    rgb = decode_photo(all_photos["couple.jpg"], 900).pixels
+    height, width = rgb.shape[:2]
+    # DeepFace adds a black border of half the size before detecting: give facefind the same
+    # pixels, so that both detectors see one picture and the comparison is of the crops alone.
+    padded = cv2.copyMakeBorder(
+        rgb, height // 2, height // 2, width // 2, width // 2, cv2.BORDER_CONSTANT, value=0
+    )
+    deepface().represent(
+        np.ascontiguousarray(rgb[:, :, ::-1]), model_name="Facenet", detector_backend="dlib"
+    )
+    theirs = recorder.inputs.pop()
+    embedder = FaceEmbedder(FaceSettings(model="Facenet", detector="dlib", min_face_size=1,
+                                         min_confidence=0.0, detect_size=max(padded.shape)))
+    photo = DecodedPhoto(padded, padded.shape[1], padded.shape[0])
+    found = embedder.detect(photo)
+    embedder.embed([face.crop for face in found])
+    ours = recorder.inputs.pop()
+    assert embedder.model_name == "Facenet" and len(found) == len(theirs) == 2
+    right_first = sorted(range(2), key=lambda i: -found[i].box[0])  # DeepFace's order here
+    assert np.array_equal(ours[right_first], theirs)
+
+
+def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(embedder, faces_dir) -> None:
+    """A dark, turned face (people2/p049.jpg): dlib's HOG detector finds none, the CNN does."""
+    from facefind.search import query_faces
+
+    picture = faces_dir.parent / "albums" / "people2" / "p049.jpg"
+    if not picture.is_file():
+        pytest.skip(f"the people2 album is not at {picture.parent}")
+    data = picture.read_bytes()
+    assert embedder.detect(embedder.decode(data)) == []
+    faces = query_faces(embedder, data, "p049.jpg")
+    assert len(faces) == 1 and np.linalg.norm(faces[0].embedding) == pytest.approx(1.0, abs=1e-5)
+    thorough = FaceEmbedder(FaceSettings(model="Dlib", thorough=True))
+    assert len(thorough.detect(thorough.decode(data))) == 1  # the album's thorough mode
+
+
+def test_the_cnn_detector_never_sees_a_picture_too_small_for_it() -> None:
+    """dlib's CNN reads outside its tensors on a few pixels and kills the process."""
+    from facefind.chips import DlibTools
+
+    tools = DlibTools()
+    assert tools.cnn_faces(np.full((8, 16, 3), 100, np.uint8)) == []
+    assert tools.cnn_faces(np.full((48, 96, 3), 100, np.uint8)) == []

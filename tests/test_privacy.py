@@ -98,10 +98,13 @@ def test_damaged_face_model_weights_are_explained(tmp_path: Path, all_photos) ->
     (other / ".deepface" / "weights").mkdir(parents=True)
     (other / ".deepface" / "weights" / "facenet_weights.onnx").write_bytes(b"cut short")
     damaged_facenet = run_cli(
-        ["index", str(album), "--no-text", "-o", str(tmp_path / "a.facefind")],
+        ["index", str(album), "--model", "Facenet", "--no-text", "-o", str(tmp_path / "a.facefind")],
         tmp_path,
         {"DEEPFACE_HOME": str(other)},
     )
     assert damaged_facenet.returncode == 0, damaged_facenet.stderr
     assert "facenet_weights.onnx is damaged; delete it" in damaged_facenet.stderr
     assert "using Dlib instead" in damaged_facenet.stderr
+    # FaceNet's detector (yunet) cannot be downloaded either: said once, dlib used
+    assert "yunet face detector is not available" in damaged_facenet.stderr
+    assert "(Dlib, dlib)" in damaged_facenet.stderr

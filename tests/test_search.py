@@ -21,13 +21,28 @@ from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddi
 def test_fifty_percent_is_the_models_own_verification_threshold(model: str) -> None:
     scale = ScoreScale(model)
     at_threshold = 1 - scale.threshold
-    assert scale.percent(at_threshold) >= 51
-    assert scale.percent(at_threshold - 0.002) <= 49
+    assert scale.percent(at_threshold) == pytest.approx(50.0, abs=1e-6)
+    assert scale.percent(at_threshold - 0.002) < 50
     assert scale.similarity_at(50.0) == pytest.approx(at_threshold, abs=1e-6)
     assert scale.percent(1.0) == 100.0
     similarities = np.linspace(-1, 1, 201)
     percents = scale.percent(similarities)
     assert np.all(np.diff(percents) >= 0), "a higher similarity never scores lower"
+
+
+@pytest.mark.parametrize("model", ["Dlib", "Facenet"])
+def test_percentage_is_continuous_so_every_slider_value_means_something(model: str) -> None:
+    """DeepFace's find_confidence jumps at the threshold (Dlib: 51.4% at distance 0.0690,
+    27.0% at 0.0701), so no score between ~27% and 51% existed and the slider did nothing there."""
+    scale = ScoreScale(model)
+    distances = np.linspace(0.0, 4 * scale.threshold, 40001)
+    percents = np.array([scale.percent_of_distance(d) for d in distances])
+    assert np.all(np.diff(percents) <= 0), "a larger distance never scores higher"
+    assert np.abs(np.diff(percents)).max() < 0.05, "no jump anywhere"
+    assert percents[0] == 100.0 and percents[-1] < 10.0
+    assert scale.percent_of_distance(scale.threshold) == pytest.approx(50.0, abs=1e-6)
+    for level in range(1, 100):  # every slider position is a distinct similarity
+        assert np.any(np.abs(percents - level) < 0.05), level
 
 
 def test_similarity_bar_matches_percentages_for_any_slider_value() -> None:
@@ -99,6 +114,32 @@ def test_results_are_ranked_and_filtered_by_the_bar() -> None:
     assert hits[0].score == 100.0
     assert len(hits) == 4  # every photo with a face, at a bar of 0
     assert search_faces(index, ALICE, "any", min_score=101) == []
+
+
+def turned(degrees: float) -> np.ndarray:
+    """A unit vector `degrees` away from ALICE, towards BOB."""
+    angle = np.radians(degrees)
+    return unit(float(np.cos(angle)), float(np.sin(angle)))
+
+
+def test_query_expansion_finds_a_person_through_the_photos_it_is_sure_of() -> None:
+    """The query, plus the album face it is sure of (cosine 0.99), describes the person better:
+    a photo at cosine 0.91 to the query (below Dlib's 0.93) is found through them, while a
+    photo as far from the query on the other side is not."""
+    sure, other_photo, look_alike = turned(8.1), turned(24.0), turned(-24.0)
+    index = AlbumIndex(
+        model="Dlib", detector="dlib", settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo(f"p{n}.jpg", 100, 100, 1) for n in range(3)],
+        thumbnails=[b""] * 3,
+        embeddings=np.stack([sure, other_photo, look_alike]),
+        face_photo=np.arange(3, dtype=np.int32),
+        boxes=np.zeros((3, 4), dtype=np.int32),
+        confidences=np.ones(3, dtype=np.float32),
+    )
+    assert names(search_faces(index, ALICE, expand=False)) == ["p0.jpg"]
+    expanded = search_faces(index, ALICE)
+    assert names(expanded) == ["p0.jpg", "p1.jpg"]
+    assert 50 <= expanded[1].score < expanded[0].score
 
 
 def test_bad_queries_are_clear_errors() -> None:
