@@ -7,13 +7,13 @@ person", 0-49 = "not", and the default bar of 50% is the model's own verificatio
 
 from __future__ import annotations
 
-import itertools
 import math
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
 import numpy as np
 
+from .assignment import distinct_assignment
 from .errors import FacefindError, ModelUnavailableError, NoFaceError
 from .faces import Box, Face, FaceEmbedder, l2_normalize
 from .images import decode_photo
@@ -230,7 +230,7 @@ def _photo_hit(
         chosen = {p: int(np.argmax(similarity[:, p])) for p in people}
         chosen = {p: face for p, face in chosen.items() if similarity[face, p] >= cut}
     else:
-        chosen = _distinct_assignment(similarity, cut)
+        chosen = distinct_assignment(similarity, cut)
         if chosen is None:
             return None
     faces = tuple(
@@ -246,28 +246,6 @@ def _photo_hit(
     photo = int(index.face_photo[rows[0]])
     score = min(scores) if mode == "all" else max(scores)
     return PhotoHit(photo=photo, name=index.photos[photo].name, score=score, faces=faces)
-
-
-def _distinct_assignment(similarity: np.ndarray, cut: float) -> dict[int, int] | None:
-    """Each person on a different face, maximising the weakest match (then the total).
-
-    Each person only needs their n best faces as candidates (n people can take at most n - 1
-    of them), so the search stays tiny even for a photo of 40 faces.
-    """
-    people = similarity.shape[1]
-    candidates = []
-    for person in range(people):
-        order = np.argsort(-similarity[:, person])[:people]
-        candidates.append([int(face) for face in order if similarity[face, person] >= cut])
-    best, best_key = None, None
-    for faces in itertools.product(*candidates):
-        if len(set(faces)) < people:
-            continue
-        values = [similarity[face, person] for person, face in enumerate(faces)]
-        key = (min(values), sum(values))
-        if best_key is None or key > best_key:
-            best, best_key = faces, key
-    return None if best is None else dict(enumerate(best))
 
 
 def query_faces(

@@ -24,6 +24,8 @@ def test_search_benchmark_runs_on_a_tiny_album() -> None:
     # Each person is planted alone in 40 photos and all together in 40 more.
     assert [row["results"] for row in rows] == [80, 80, 160, 40, 240, 40]
     assert all(row["p95_ms"] >= row["median_ms"] > 0 for row in rows)
+    crowd = json.loads(result.stdout)["crowd"]
+    assert (crowd["people"], crowd["faces"], crowd["matched"]) == (10, 40, 10)
 
 
 def test_index_benchmark_runs_on_a_tiny_album(faces_dir, tiny_uform) -> None:

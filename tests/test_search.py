@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from facefind.errors import FacefindError, NoFaceError
+from facefind.faces import l2_normalize
 from facefind.index import AlbumIndex, PhotoInfo
 from facefind.config import FaceSettings
 from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddings
@@ -212,3 +213,57 @@ def test_group_query_gives_every_face_largest_first(embedder, all_photos) -> Non
     assert faces[0].box[2] * faces[0].box[3] >= faces[1].box[2] * faces[1].box[3]
     assert len(query_faces(embedder, all_photos["couple.jpg"])) == 1
     assert stack_embeddings(faces).shape == (2, 128)
+
+
+# --- "all of us": each person on a different face -------------------------------------------
+
+
+def brute_force_key(similarity: np.ndarray, cut: float):
+    """(weakest, total) of the best assignment, by trying every tuple of distinct faces."""
+    import itertools
+
+    faces, people = similarity.shape
+    best = None
+    for chosen in itertools.permutations(range(faces), people):
+        values = [similarity[face, person] for person, face in enumerate(chosen)]
+        if min(values) >= cut:
+            key = (min(values), sum(values))
+            best = key if best is None or key > best else best
+    return best
+
+
+def test_distinct_assignment_equals_brute_force_on_random_photos() -> None:
+    from facefind.assignment import distinct_assignment
+
+    rng = np.random.default_rng(3)
+    for _ in range(300):
+        faces, people = int(rng.integers(1, 7)), int(rng.integers(1, 5))
+        similarity = np.round(rng.uniform(0.5, 1.0, (faces, people)), 2)  # ties included
+        cut = float(rng.choice([0.0, 0.7, 0.85]))
+        expected = brute_force_key(similarity, cut)
+        chosen = distinct_assignment(similarity, cut)
+        if expected is None:
+            assert chosen is None
+            continue
+        assert chosen is not None and sorted(chosen) == list(range(people))
+        assert len(set(chosen.values())) == people, "a face holds one person"
+        values = [similarity[face, person] for person, face in chosen.items()]
+        assert min(values) == expected[0]
+        assert sum(values) == pytest.approx(expected[1])
+
+
+def test_ten_people_on_a_forty_face_photo_at_zero_percent_answer() -> None:
+    """Trying every tuple never answered (40^10); 8 people took 54 s a photo."""
+    rng = np.random.default_rng(5)
+    faces = l2_normalize(rng.standard_normal((40, 128)).astype(np.float32))
+    people = l2_normalize(faces[:10] + 0.02 * rng.standard_normal((10, 128)).astype(np.float32))
+    index = AlbumIndex(
+        model="Dlib", detector="dlib", settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo("class.jpg", 4000, 3000, 1)], thumbnails=[b""],
+        embeddings=faces, face_photo=np.zeros(40, dtype=np.int32),
+        boxes=np.arange(160, dtype=np.int32).reshape(40, 4),
+        confidences=np.ones(40, dtype=np.float32),
+    )
+    hits = search_faces(index, people, "all", min_score=0)
+    assert len(hits) == 1 and len(hits[0].faces) == 10
+    assert {hit.person: hit.face for hit in hits[0].faces} == {p: p for p in range(10)}
