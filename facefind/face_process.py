@@ -129,21 +129,28 @@ class _Helper:
         self._replies = os.fdopen(replies_in, "rb")
         self._pending: deque[Future] = deque()
         self._ended: str | None = None  # why no more replies will come
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards _pending and _ended (the reader takes it)
+        self._writing = threading.Lock()  # one request written at a time, in _pending's order
         self._reader = threading.Thread(target=self._read_replies, daemon=True)
         self._reader.start()
 
     def submit(self, crops: list[np.ndarray]) -> Future:
+        """Queue a batch. The pending reply is registered under the lock the reader takes, and
+        the request (~600 KB, ten times the pipe) is written outside it: holding that lock while
+        the pipe is full would stop the reader, then the helper (its replies unread), then us."""
         future: Future = Future()
-        with self._lock:
-            if self._ended is not None:
-                raise HelperStopped(self._ended)
-            self._pending.append(future)
+        with self._writing:
+            with self._lock:
+                if self._ended is not None:
+                    raise HelperStopped(self._ended)
+                self._pending.append(future)
             try:
                 pickle.dump(crops, self._requests, protocol=pickle.HIGHEST_PROTOCOL)
                 self._requests.flush()
             except (OSError, ValueError) as error:  # broken pipe, or closed
-                self._pending.pop()
+                with self._lock:
+                    if future in self._pending:
+                        self._pending.remove(future)
                 raise HelperStopped(str(error)) from error
         return future
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 import zipfile
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -98,9 +99,8 @@ class AlbumIndex:
         photo_embeddings = self.photo_embeddings
         if photo_embeddings is None:
             photo_embeddings = np.zeros((0, 0), dtype=np.float32)
-        if isinstance(path, (str, Path)):  # np.savez would append ".npz" to a path
-            with open(path, "wb") as handle:
-                return self.save(handle)
+        if isinstance(path, (str, Path)):
+            return _replace_atomically(Path(path), self.save)
         np.savez(
             path,
             meta=np.array(json.dumps(meta)),
@@ -134,6 +134,22 @@ class AlbumIndex:
                 f"or search with --model {index.model}."
             )
         return index
+
+
+def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write a file beside `path`, then put it in its place in one step: the old index stays
+    whole until the new one is complete (`describe` rewrites the user's only copy). Through a
+    file object, since np.savez would append ".npz" to a path."""
+    handle = tempfile.NamedTemporaryFile(
+        "wb", dir=path.parent, prefix=f".{path.name}.", suffix=".partial", delete=False
+    )
+    try:
+        with handle:
+            write(handle)
+        os.replace(handle.name, path)
+    except BaseException:
+        Path(handle.name).unlink(missing_ok=True)
+        raise
 
 
 def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:

@@ -96,3 +96,31 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path, faces_dir: Path
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ["indexed 1"]
+
+
+def test_a_request_stuck_in_the_pipe_does_not_stop_the_replies(embedder, crops) -> None:
+    """A batch (~600 KB) is ten times the pipe: while it is being written, the thread that
+    reads replies must still get the lock it needs, or helper and indexer wait on each other."""
+    import signal
+    import threading
+
+    big_batch = crops * 4  # 16 crops, more than a pipe holds
+    with FaceEmbeddingProcess(embedder) as helper:
+        pid = helper.helper_pid
+        os.kill(pid, signal.SIGSTOP)  # the helper reads nothing for now
+        try:
+            writer = threading.Thread(target=lambda: setattr(writer, "batch", helper.submit(big_batch)))
+            writer.start()
+            writer.join(timeout=1.0)
+            assert writer.is_alive(), "the request should be stuck in the full pipe"
+            lock = helper._helper._lock  # the lock the reply reader takes
+            got_it = lock.acquire(timeout=2.0)
+            if got_it:
+                lock.release()
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        writer.join(timeout=60)
+        assert got_it, "the reply reader was locked out while a request was being written"
+        vectors = helper.result(writer.batch)
+    np.testing.assert_allclose(vectors, embedder.embed(big_batch), atol=1e-5)
+

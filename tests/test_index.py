@@ -108,3 +108,22 @@ def test_damaged_or_foreign_files_are_refused(mixed_index: AlbumIndex, tmp_path:
         with pytest.raises(IndexFileError):
             AlbumIndex.load(bad)
     assert not is_index_file(album) and not is_index_file(truncated)
+
+
+def test_an_index_file_is_replaced_whole_or_not_at_all(album_index, tmp_path: Path, monkeypatch) -> None:
+    """`describe` rewrites the user's only index: a failed write must leave the old one."""
+    path = tmp_path / "album.facefind"
+    album_index.save(path)
+    before = path.read_bytes()
+
+    def failing_savez(handle, **arrays):
+        handle.write(b"half an index")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(np, "savez", failing_savez)
+    with pytest.raises(OSError):
+        album_index.save(path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["album.facefind"], "no partial file left"
+    monkeypatch.undo()
+    assert AlbumIndex.load(path).face_count == album_index.face_count
