@@ -135,7 +135,10 @@ def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder]:
             )
         return index, _embedder(index.settings)
     embedder = _embedder(_face_settings(args))
-    photo_model = PhotoTextModel(args.uform_model) if args.text else None
+    photo_model = None
+    if args.text:  # fail now, not after indexing the whole album
+        photo_model = PhotoTextModel(args.uform_model)
+        photo_model.load()
     return _index_album(args.album, embedder, photo_model, args.quiet), embedder
 
 

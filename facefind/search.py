@@ -289,7 +289,9 @@ def _photo_embeddings(index: AlbumIndex, photo_model: PhotoTextModel | None) -> 
     if index.photo_embeddings is None or index.photo_model is None:
         raise ModelUnavailableError(
             "This album was indexed without photo embeddings (the UForm model was not "
-            "available), so it cannot be searched by description yet."
+            "available), so it cannot be searched by description yet: add them, without "
+            "indexing the faces again, with `python -m facefind describe ALBUM.zip INDEX` where "
+            "the UForm model can be had."
         )
     if photo_model is not None and photo_model.name != index.photo_model:
         raise FacefindError(

@@ -70,7 +70,7 @@ def _from_hub(name: str) -> ModelFiles:
     except Exception as error:  # offline with nothing cached, unknown name, hub errors
         raise ModelUnavailableError(
             f"Text search needs the UForm model {name}, which is downloaded on first use, and "
-            f"it could not be had here ({type(error).__name__}; offline?). Face search works "
+            f"it could not be downloaded here (offline?). Face search works "
             f"without it. Connect to the internet once, or set {UFORM_MODEL_ENV} to a folder "
             f"holding {', '.join(MODEL_FILES)}."
         ) from error

@@ -218,7 +218,9 @@ def test_unavailable_model_is_explained_not_a_traceback(tmp_path: Path) -> None:
     code = "from facefind.semantic import PhotoTextModel\nPhotoTextModel().load()\n"
     result = run_python(code, {"HF_HUB_CACHE": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"})
     assert "ModelUnavailableError" in result.stderr
-    assert "Face search works without it" in result.stderr
+    message = result.stderr.strip().splitlines()[-1].split(": ", 1)[1]
+    assert "Face search works without it" in message
+    assert "Error" not in message and "NotFound" not in message, "no exception class names"
 
 
 @pytest.mark.skipif(
@@ -263,6 +265,13 @@ def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_u
     assert "Face search works without it" in offline.stderr
     refused = facefind_cli("search", str(index), "--text", "red")
     assert refused.returncode == 2 and "indexed without photo embeddings" in refused.stderr
+    assert "facefind describe" in refused.stderr  # says how to add them
+    # a zip searched by words where the model cannot be had: refused before any indexing
+    unindexed = facefind_cli(
+        "search", str(album), "--text", "red", "--uform-model", str(tmp_path / "no-model")
+    )
+    assert unindexed.returncode == 2 and "Text search needs the UForm model" in unindexed.stderr
+    assert "indexed" not in unindexed.stderr
     described = facefind_cli(
         "describe", str(album), str(index), "--uform-model", str(tiny_uform), "--quiet"
     )
