@@ -8,6 +8,7 @@ and are dropped when the session ends or the user presses "Forget this album".
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -382,5 +383,6 @@ try:
     main()
 except FacefindError as error:
     st.error(str(error))
-except Exception as error:  # a friendly message, never a traceback, in the page
-    st.error(f"Something went wrong: {type(error).__name__}: {error}")
+except Exception as error:  # a friendly message in the page; the traceback in the server's log
+    logging.getLogger("facefind").error("Unexpected error in the app", exc_info=error)
+    st.error(f"Something went wrong: {error}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import time
@@ -295,8 +296,29 @@ def parser() -> argparse.ArgumentParser:
     return main
 
 
+class _OneLine(logging.Formatter):
+    """Log records as one 'facefind: ...' line: no traceback for the user (FACEFIND_DEBUG=1
+    shows them)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"facefind: {record.getMessage()}"
+
+
+def _log_to_stderr() -> None:
+    logger = logging.getLogger("facefind")
+    if logger.handlers:
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    if not os.environ.get("FACEFIND_DEBUG"):
+        handler.setFormatter(_OneLine())
+    logger.addHandler(handler)
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
+    _log_to_stderr()
     try:
         return int(args.run(args))
     except FacefindError as error:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from typing import Callable, Sequence
@@ -30,7 +31,7 @@ from .config import (
 )
 from .errors import ModelUnavailableError
 from .images import DecodedPhoto, decode_photo
-from .runtime import deepface, deepface_weights_folder
+from .runtime import MODEL_WEIGHT_FILES, deepface, deepface_weights_folder
 
 log = logging.getLogger("facefind")
 
@@ -87,6 +88,30 @@ def scale_region(region, factor: float):
         mouth_left=point(region.mouth_left),
         mouth_right=point(region.mouth_right),
     )
+
+
+#: How a weights file that is there but cannot be read shows in dlib's and ONNX Runtime's errors.
+_DAMAGED = re.compile(
+    r"deserializ|protobuf|parsing failed|INVALID_GRAPH|unexpected end|loading the onnx graph", re.I
+)
+
+
+def _messages(error: BaseException) -> str:
+    """The error's message and those of the errors it was raised from (DeepFace wraps them)."""
+    messages = []
+    while error is not None and len(messages) < 5:
+        messages.append(str(error))
+        error = error.__cause__ or error.__context__
+    return " | ".join(messages)
+
+
+def _is_download_failure(error: BaseException) -> bool:
+    """DeepFace's "could not download" (a ValueError naming the download), or a missing file."""
+    return isinstance(error, FileNotFoundError) or "while downloading" in str(error)
+
+
+def _first_line(error: BaseException) -> str:
+    return (str(error).strip().splitlines() or ["no details"])[0]
 
 
 def _midpoint(first, second) -> tuple[int, int]:
@@ -171,30 +196,33 @@ class FaceEmbedder:
 
     @staticmethod
     def _weights_problem(name: str, error: Exception) -> str:
-        """Why a model's weights could not be used, in words a user can act on."""
+        """Why a model could not be loaded, in words a user can act on.
+
+        Only a file that is missing and could not be downloaded, or one that is there but
+        cannot be parsed, is a weights problem; anything else is said as it is (and logged with
+        its traceback for whoever runs the server)."""
         folder = deepface_weights_folder()
-        files = {
-            "Facenet": "facenet_weights.onnx",
-            "Dlib": "dlib_face_recognition_resnet_model_v1.dat",
-        }
-        weights = folder / files.get(name, "")
-        if name in files and weights.is_file():
-            return f"its weights file {weights} is damaged; delete it and start again"
-        if name in files:
+        weights = folder / MODEL_WEIGHT_FILES.get(name, "?")
+        if _is_download_failure(error):
             return f"its weights are not in {folder} and could not be downloaded"
-        return str(error)
+        if weights.is_file() and _DAMAGED.search(_messages(error)):
+            return f"its weights file {weights} is damaged; delete it and start again"
+        log.error("Loading the %s face model failed", name, exc_info=error)
+        return f"it failed to load: {_first_line(error)}"
 
     def _build_detector(self, name: str) -> None:
         try:
             deepface().build_model(name, task="face_detector")
         except Exception as error:
-            if name not in OFFLINE_DETECTORS and name in DETECTORS:
+            if name not in OFFLINE_DETECTORS and _is_download_failure(error):
                 self._say(
                     f"The {name} face detector is not available (its weights could not be "
                     f"downloaded): using {DEFAULT_DETECTOR} instead."
                 )
                 self.settings = dataclasses.replace(self.settings, detector=DEFAULT_DETECTOR)
                 return self._build_detector(DEFAULT_DETECTOR)
+            if name in DETECTORS:
+                log.error("Loading the %s face detector failed", name, exc_info=error)
             raise ModelUnavailableError(
                 f"The face detector {name!r} cannot be loaded ({error}). The detectors that "
                 "work offline are 'dlib' and 'opencv'."

@@ -386,6 +386,7 @@ class IndexBuilder:
         except FacefindError:
             raise  # the model itself failed: not this photo's fault
         except Exception as error:  # never let one photo stop the album
+            log.error("Unexpected error on %s", entry.name, exc_info=error)  # server log only
             reason = f"could not be processed ({error})"
             return _Analysed(skipped=Skipped(entry.name, reason))
         info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)

@@ -23,6 +23,12 @@ DLIB_WEIGHT_FILES = (
     "shape_predictor_5_face_landmarks.dat",
 )
 
+#: The weights file DeepFace loads for each face model facefind offers.
+MODEL_WEIGHT_FILES = {
+    "Dlib": "dlib_face_recognition_resnet_model_v1.dat",
+    "Facenet": "facenet_weights.onnx",
+}
+
 
 def deepface_weights_folder() -> Path:
     """Where DeepFace keeps (and downloads) model weights: $DEEPFACE_HOME/.deepface/weights."""

@@ -203,3 +203,54 @@ def test_the_cnn_detector_never_sees_a_picture_too_small_for_it() -> None:
     tools = DlibTools()
     assert tools.cnn_faces(np.full((8, 16, 3), 100, np.uint8)) == []
     assert tools.cnn_faces(np.full((48, 96, 3), 100, np.uint8)) == []
+
+
+def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch, caplog) -> None:
+    """Only a missing or unreadable weights file is a weights problem; anything else is said
+    as it is, and its traceback goes to the server's log."""
+    from deepface.modules import modeling
+
+    from facefind.runtime import deepface
+
+    deepface().build_model("Dlib", task="facial_recognition")
+    real_build = modeling.build_model
+
+    def failing(task: str, model_name: str):
+        if model_name == "Facenet":
+            raise MemoryError("not enough memory to create the session")
+        return real_build(task=task, model_name=model_name)
+
+    monkeypatch.setattr(modeling, "build_model", failing)
+    monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", None)
+    notices: list[str] = []
+    embedder = FaceEmbedder(FaceSettings(model="Facenet", detector="dlib"), notify=notices.append)
+    assert embedder.model_name == "Dlib"
+    assert notices == [
+        "The Facenet face model is not available (it failed to load: not enough memory to "
+        "create the session): using Dlib instead."
+    ]
+    assert any(record.exc_info for record in caplog.records), "traceback in the server log"
+
+
+def test_one_photos_unexpected_error_is_logged_with_its_traceback(monkeypatch, caplog, all_photos) -> None:
+    from .conftest import zip_bytes
+
+    from facefind.index import build_index
+
+    embedder = FaceEmbedder(FaceSettings(model="Dlib"))
+    real_detect = embedder.detect
+
+    def detect(photo, preview=None, thorough=False):
+        if photo.width == 1382:  # img1.jpg
+            raise ZeroDivisionError("a bug")
+        return real_detect(photo, preview, thorough)
+
+    monkeypatch.setattr(embedder, "detect", detect)
+    album = zip_bytes({"img1.jpg": all_photos["img1.jpg"], "img17.jpg": all_photos["img17.jpg"]})
+    index = build_index(album, embedder=embedder)
+    assert [photo.name for photo in index.photos] == ["img17.jpg"]
+    assert [(item.name, item.reason) for item in index.skipped] == [
+        ("img1.jpg", "could not be processed (a bug)")
+    ]
+    logged = [record for record in caplog.records if "img1.jpg" in record.getMessage()]
+    assert logged and logged[0].exc_info is not None

@@ -107,4 +107,5 @@ def test_damaged_face_model_weights_are_explained(tmp_path: Path, all_photos) ->
     assert "using Dlib instead" in damaged_facenet.stderr
     # FaceNet's detector (yunet) cannot be downloaded either: said once, dlib used
     assert "yunet face detector is not available" in damaged_facenet.stderr
+    assert "Traceback" not in damaged_facenet.stderr
     assert "(Dlib, dlib)" in damaged_facenet.stderr
