@@ -58,13 +58,21 @@ def photo_text_model(name: str) -> PhotoTextModel:
 
 @dataclass
 class LoadedAlbum:
-    """What this session knows about its album. Never shared with other sessions."""
+    """Everything this session knows about one album: its index and what was asked of it.
 
-    key: str
+    Replaced whole when the album or the settings change, so nothing of an old album (query
+    faces, results, "more like this", a prepared download) can outlive it. Never shared with
+    other sessions."""
+
+    key: tuple
     album: Album
     index: AlbumIndex
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    query_faces: dict = field(default_factory=dict)  # (picture digest) -> its faces
+    face_hits: list[PhotoHit] | None = None  # the face search shown now, for the text tab
+    like: int | None = None  # the photo "more like this" was asked for
+    download: tuple[tuple[str, ...], bytes] | None = None  # names and their prepared zip
 
 
 def sidebar() -> tuple[object | None, FaceSettings, str]:
@@ -114,23 +122,35 @@ def forget() -> None:
     st.session_state["forgotten"] = True
 
 
-def album_key(data: bytes, settings: FaceSettings, uform: str) -> str:
-    return hashlib.sha256(data).hexdigest() + repr(settings) + uform
+def album_key(upload, settings: FaceSettings, uform: str) -> tuple:
+    """Which album and settings an index is for: the upload's own id (a new upload, even of
+    the same file, gets a new one), not a hash of up to 2 GB on every rerun."""
+    return (upload.file_id, settings, uform)
 
 
-def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum | None:
-    """The indexed album of this session, indexing it once per (zip, settings)."""
-    data = upload.getvalue()
-    key = album_key(data, settings, uform)
+def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum:
+    """The indexed album of this session, indexing it once per (upload, settings)."""
+    key = album_key(upload, settings, uform)
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:
         return loaded
     st.session_state.pop("album", None)  # a new zip or new settings: drop the old one first
-    album = Album(data)
-    notices: list[str] = []
+    album = Album(upload.getvalue())
     embedder = face_embedder(settings)
-    notices.extend(embedder.notices)
-    bar = st.progress(0.0, text=f"Indexing {len(album)} photos…")
+    notices: list[str] = list(embedder.notices)
+    bar = st.progress(0.0, text=f"Indexing {plural(len(album), 'photo')}…")
+    try:
+        index, seconds = build_with_progress(embedder, album, uform, notices, bar)
+    finally:
+        bar.empty()  # also when the album is refused
+    loaded = LoadedAlbum(key, album, index, notices, seconds)
+    st.session_state["album"] = loaded
+    return loaded
+
+
+def build_with_progress(
+    embedder: FaceEmbedder, album: Album, uform: str, notices: list[str], bar
+) -> tuple[AlbumIndex, float]:
     started = time.monotonic()
 
     def progress(done: int, total: int) -> None:
@@ -143,47 +163,59 @@ def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum | None
 
     builder = IndexBuilder(embedder, photo_text_model(uform), notify=notices.append)
     index = builder.build(album, progress)
-    bar.empty()
-    loaded = LoadedAlbum(key, album, index, notices, time.monotonic() - started)
-    st.session_state["album"] = loaded
-    return loaded
+    return index, time.monotonic() - started
 
 
-def show_skipped(skipped) -> None:
-    if skipped:
-        with st.expander(f"{len(skipped)} files skipped"):
-            rows = [{"file": item.name, "why": item.reason} for item in skipped]
-            st.dataframe(rows, hide_index=True, use_container_width=True)
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" + ("" if count == 1 else "s")
 
 
 def summary(loaded: LoadedAlbum) -> None:
+    """One compact row of figures, and one folded area for notices and skipped files, so the
+    results are near the top even on a phone."""
     index = loaded.index
-    left, middle, right = st.columns(3)
-    left.metric("Photos", len(index.photos))
-    middle.metric("Faces found", index.face_count)
-    right.metric("Files skipped", len(index.skipped))
-    for notice in loaded.notices:
-        st.info(notice)
-    show_skipped(index.skipped)
+    with st.container(horizontal=True, gap="medium"):
+        st.metric("Photos", len(index.photos), width="content")
+        st.metric("Faces found", index.face_count, width="content")
+        st.metric("Files skipped", len(index.skipped), width="content")
+    details = [plural(len(loaded.notices), "notice")] if loaded.notices else []
+    details += [plural(len(index.skipped), "skipped file")] if index.skipped else []
+    if details:
+        with st.expander("Details: " + ", ".join(details), icon=":material/info:"):
+            for notice in loaded.notices:
+                st.info(notice)
+            if index.skipped:
+                rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
+                st.dataframe(rows, hide_index=True, use_container_width=True)
+    st.sidebar.caption(
+        f"In use: the {index.model} face model, the {index.detector} detector"
+        + (f", {index.photo_model} for words." if index.photo_model else "; no text model.")
+    )
 
 
 # --- results -----------------------------------------------------------------------------------
 
 
-def show_like(photo: int) -> None:
-    """Before the rerun: switch the text tab to photos like this one."""
-    st.session_state["like"] = photo
+def show_like(loaded: LoadedAlbum, photo: int | None) -> None:
+    """Before the rerun: switch the text tab to photos like this one (None: back)."""
+    loaded.like = photo
+
+
+#: The larger view fits a window 900 px high (the dialog's title and caption take the rest).
+LARGE_VIEW_HEIGHT = 620
 
 
 @st.dialog("Photo", width="large")
 def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
     data = loaded.album.read(loaded.album.entry(hit.name))
-    st.image(outlined_photo(data, hit), caption=hit.name)
+    picture = outlined_photo(data, hit)
+    width = min(picture.width, round(LARGE_VIEW_HEIGHT * picture.width / picture.height))
+    st.image(picture, caption=hit.name, width=width)
 
 
 def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool = False) -> None:
     """Thumbnails best first, with score and outlined faces; a bigger view; the download."""
-    st.write(f"**{len(hits)} photos**")
+    st.write(f"**{plural(len(hits), 'photo')}**")
     download(loaded, hits, key)
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS]):
@@ -197,7 +229,7 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
                         "More like this",
                         key=f"{key}-like-{hit.photo}",
                         on_click=show_like,
-                        args=(hit.photo,),
+                        args=(loaded, hit.photo),
                     )
 
 
@@ -205,10 +237,10 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
     """A zip of the shown photos, built when asked for (it can be large) and kept until the
     results change."""
     names = tuple(hit.name for hit in hits)
-    prepared = st.session_state.get("download")
+    prepared = loaded.download
     if prepared is not None and prepared[0] == names:
         st.download_button(
-            f"Download these {len(names)} photos (.zip)",
+            f"Download {'this photo' if len(names) == 1 else f'these {len(names)} photos'} (.zip)",
             data=prepared[1],
             file_name="facefind-photos.zip",
             mime="application/zip",
@@ -216,9 +248,10 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
             icon=":material/download:",
         )
     elif st.button(
-        f"Prepare a zip of these {len(names)} photos", key=f"{key}-prepare", icon=":material/folder_zip:"
+        f"Prepare a zip of {'this photo' if len(names) == 1 else f'these {len(names)} photos'}",
+        key=f"{key}-prepare", icon=":material/folder_zip:",
     ):
-        st.session_state["download"] = (names, loaded.album.zip_of(names))
+        loaded.download = (names, loaded.album.zip_of(names))
         st.rerun()
 
 
@@ -240,25 +273,33 @@ def query_pictures() -> list[tuple[str, bytes]]:
         if st.toggle("Take a selfie with the webcam", key="use-camera"):
             selfie = st.camera_input("Take a selfie", key="selfie")
     pictures = [("your selfie", selfie.getvalue())] if selfie else []
-    return pictures + [(upload.name, upload.getvalue()) for upload in uploads or []]
+    pictures += [(upload.name, upload.getvalue()) for upload in uploads or []]
+    return distinct_pictures(pictures)
 
 
-def faces_of(embedder: FaceEmbedder, name: str, data: bytes) -> list[Face]:
-    """The faces of a query picture, found once per picture and session."""
-    cache = st.session_state.setdefault("query-faces", {})
-    key = (hashlib.sha256(data).hexdigest(), embedder.settings)
-    if key not in cache:
-        cache[key] = query_faces(embedder, data, name=name, all_faces=True)
-    return cache[key]
+def distinct_pictures(pictures: list[tuple[str, bytes]]) -> list[tuple[str, str, bytes]]:
+    """(name, digest, bytes) of each picture, the same picture given twice shown once."""
+    seen: dict[str, tuple[str, str, bytes]] = {}
+    for name, data in pictures:
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        seen.setdefault(digest, (name, digest, data))
+    return list(seen.values())
 
 
-def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, bytes]]) -> list[tuple]:
+def faces_of(loaded: LoadedAlbum, embedder: FaceEmbedder, name: str, digest: str, data: bytes) -> list[Face]:
+    """The faces of a query picture, found once per picture and album."""
+    if digest not in loaded.query_faces:
+        loaded.query_faces[digest] = query_faces(embedder, data, name=name, all_faces=True)
+    return loaded.query_faces[digest]
+
+
+def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -> list[tuple]:
     """Show every face of the query pictures with a checkbox; return the chosen (face, crop)."""
     embedder = face_embedder(loaded.index.settings)
     chosen: list[tuple] = []
-    for name, data in pictures:
+    for name, digest, data in pictures:
         try:
-            faces = faces_of(embedder, name, data)
+            faces = faces_of(loaded, embedder, name, digest, data)
         except FacefindError as error:
             st.warning(str(error))
             continue
@@ -267,7 +308,6 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, bytes]]) -> lis
         for number, (face, crop) in enumerate(zip(faces, face_crops(data, faces))):
             with columns[number % len(columns)]:
                 st.image(crop, width=110)
-                digest = hashlib.sha256(data).hexdigest()[:12]
                 if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
                     chosen.append((face, crop))
     return chosen
@@ -282,23 +322,30 @@ def legend(chosen: list[tuple]) -> None:
         columns[person % len(columns)].image(framed, caption=f"person {person + 1}")
 
 
+MATCH_LABELS = ["any of them", "all of them together"]
+
+
 def face_tab(loaded: LoadedAlbum) -> None:
+    loaded.face_hits = None  # until this run's search says otherwise
     pictures = query_pictures()
     if not pictures:
         st.info("Take a selfie or upload a photo of the people you are looking for.")
         return
     chosen = choose_people(loaded, pictures)
     if not chosen:
-        st.session_state["face-hits"] = None
         return
     if len(chosen) > 1:
         legend(chosen)
     mode = "any"
     if len(chosen) > 1:
+        # kept apart from the widget's own state, which Streamlit drops while the radio is
+        # not shown (one person chosen), so the choice survives a change of query photos
+        saved = st.session_state.get("match-mode", MATCH_LABELS[0])
         label = st.radio(
-            "Photos with", ["any of them", "all of them together"], horizontal=True, key="mode"
+            "Photos with", MATCH_LABELS, index=MATCH_LABELS.index(saved), horizontal=True, key="mode"
         )
-        mode = "all" if label == "all of them together" else "any"
+        st.session_state["match-mode"] = label
+        mode = "all" if label == MATCH_LABELS[1] else "any"
     level = st.slider(
         "Level of similarity (%)", 0, 100, int(DEFAULT_MIN_SCORE), key="level",
         help="50% is the face model's own 'same person' threshold. Lower finds more.",
@@ -310,7 +357,7 @@ def face_tab(loaded: LoadedAlbum) -> None:
     )
     queries = stack_embeddings([face for face, _ in chosen])
     hits = search_faces(loaded.index, queries, mode, float(level), expand=expand)
-    st.session_state["face-hits"] = hits
+    loaded.face_hits = hits
     if not hits:
         st.info("Not found at this level of similarity. Try lowering it.")
         return
@@ -331,17 +378,13 @@ def text_tab(loaded: LoadedAlbum) -> None:
     model = photo_text_model(index.photo_model)
     text = st.text_input("Describe the photo", placeholder="runner crossing the finish line at night")
     count = st.slider("How many photos", 4, 100, 20, step=4)
-    face_hits = st.session_state.get("face-hits")
     within = None
-    if face_hits and st.checkbox("Only photos of the people chosen in Face search"):
-        within = face_hits
-    like = st.session_state.get("like")
-    if like is not None:
-        st.write(f"More like **{index.photos[like].name}**")
-        if st.button("Back to the description"):
-            st.session_state.pop("like")
-            st.rerun()
-        results_grid(loaded, similar_photos(index, like, count), "like", like=True)
+    if loaded.face_hits and st.checkbox("Only photos of the people chosen in Face search"):
+        within = loaded.face_hits
+    if loaded.like is not None:
+        st.write(f"More like **{index.photos[loaded.like].name}**")
+        st.button("Back to the description", on_click=show_like, args=(loaded, None))
+        results_grid(loaded, similar_photos(index, loaded.like, count), "like", like=True)
         return
     picture = st.file_uploader(
         "…or find photos like this picture", type=PHOTO_TYPES, key="like-picture"
@@ -369,8 +412,6 @@ def main() -> None:
         )
         return
     loaded = load_album(upload, settings, uform)
-    if loaded is None:
-        return
     summary(loaded)
     faces, words = st.tabs(["Face search", "Text search"])
     with faces:

@@ -162,7 +162,7 @@ def run_search(args: argparse.Namespace) -> int:
         json.dump(search_report(index, hits, args), sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
     else:
-        _print_hits(hits, len(faces))
+        _print_hits(hits, len(faces), bool(args.text))
         _report_skipped(index)
     return 0
 
@@ -192,9 +192,10 @@ def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Na
     }
 
 
-def _print_hits(hits: Sequence[PhotoHit], people: int) -> None:
+def _print_hits(hits: Sequence[PhotoHit], people: int, words: bool) -> None:
     if not hits:
-        print("No photo matched. Try a lower --min-score, or other words.", file=sys.stderr)
+        hints = (["a lower --min-score"] if people else []) + (["other words"] if words else [])
+        print(f"No photo matched. Try {', or '.join(hints)}.", file=sys.stderr)
     for hit in hits:
         detail = ""
         if people > 1:

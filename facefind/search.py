@@ -14,7 +14,7 @@ from typing import Literal, Sequence
 import numpy as np
 
 from .assignment import distinct_assignment
-from .errors import FacefindError, ModelUnavailableError, NoFaceError
+from .errors import FacefindError, ModelUnavailableError, NoFaceError, PhotoError
 from .faces import Box, Face, FaceEmbedder, l2_normalize
 from .images import decode_photo
 from .index import AlbumIndex
@@ -254,7 +254,11 @@ def query_faces(
     """The faces of a query photo (largest first; only the largest unless `all_faces`).
 
     A query is one photo, so it gets the most thorough detection before "no face" is said."""
-    faces = embedder.faces(embedder.decode(photo), thorough=True)
+    try:
+        decoded = embedder.decode(photo)
+    except PhotoError as error:
+        raise PhotoError(f"Cannot use {name}: {error}.") from error
+    faces = embedder.faces(decoded, thorough=True)
     if not faces:
         raise NoFaceError(
             f"No face found in {name}. Use a photo where the face is clearly visible, "

@@ -75,7 +75,7 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     assert app.session_state["album"] is indexed
     app.button(key="faces-prepare").click().run()
     assert not app.exception
-    names, zip_data = app.session_state["download"]
+    names, zip_data = app.session_state["album"].download
     assert set(names) == set(found) and zip_data[:2] == b"PK"
     assert app.get("download_button"), "the download button replaces the prepare button"
     app.button(key="faces-view-0").click().run()
@@ -152,3 +152,89 @@ def test_forget_this_album_drops_everything(album_files) -> None:
     assert "album" not in app.session_state and "query-faces" not in app.session_state
     assert any("forgotten" in success.value for success in app.success)
     assert not app.metric, "nothing of the album is shown any more"
+
+
+# --- nothing stale, nothing wrong (issue 12) -------------------------------------------------
+
+
+def test_a_new_album_with_the_same_names_never_gets_the_old_albums_bytes(all_photos) -> None:
+    first = {"race/a.jpg": all_photos["img1.jpg"], "race/b.jpg": all_photos["img2.jpg"]}
+    second = {"race/a.jpg": all_photos["img5.jpg"], "race/b.jpg": all_photos["img6.jpg"]}
+    app = start_app()
+    upload_album(app, first)
+    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.run()
+    app.button(key="faces-prepare").click().run()
+    assert app.session_state["album"].download is not None
+    upload_album(app, second)  # a new upload: same names, other photos
+    assert app.session_state["album"].download is None, "the old album's zip is gone"
+    app.button(key="faces-prepare").click().run()
+    import io
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(app.session_state["album"].download[1])) as archive:
+        assert {name: archive.read(name) for name in archive.namelist()} == second
+
+
+def test_more_like_this_and_face_results_do_not_outlive_their_album_or_query(album_files, all_photos) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.text_input[0].input("red").run()
+    last = len(app.session_state["album"].index.photos) - 1
+    app.button(key=f"text-like-{app.session_state['album'].index.photo_id('race/red.jpg')}").click().run()
+    assert app.session_state["album"].like is not None
+    assert any("Only photos of the people chosen" in box.label for box in app.checkbox)
+    app.file_uploader(key="query-photos").set_value([]).run()  # the query photo removed
+    assert not app.exception
+    assert app.session_state["album"].face_hits is None
+    assert not any("Only photos of the people chosen" in box.label for box in app.checkbox)
+    upload_album(app, {"one.jpg": all_photos["img20.jpg"]})  # a smaller album
+    assert not app.exception and app.session_state["album"].like is None
+    assert last > 0
+
+
+def test_the_same_query_photo_twice_is_shown_once(album_files, all_photos) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    app.file_uploader(key="query-photos").set_value(
+        [("me.jpg", all_photos["img4.jpg"], "image/jpeg"), ("me again.jpg", all_photos["img4.jpg"], "image/jpeg")]
+    )
+    app.run()
+    assert not app.exception
+    assert [c.value for c in app.caption if "tick who to look for" in c.value] == [
+        "Faces in me.jpg: tick who to look for"
+    ]
+    assert set(shown_photos(app)) >= {f"race/{name}" for name in PERSON01}
+
+
+def test_what_the_screen_says(album_files, all_photos) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    assert any("In use: the Dlib face model, the dlib detector" in c.value for c in app.sidebar.caption)
+    app.file_uploader(key="query-photos").set_value(
+        [("broken.jpg", all_photos["img4.jpg"][:300], "image/jpeg"), ("us.jpg", all_photos["couple.jpg"], "image/jpeg")]
+    )
+    app.run()
+    assert any(w.value.startswith("Cannot use broken.jpg:") for w in app.warning), [w.value for w in app.warning]
+    for checkbox in app.checkbox:
+        checkbox.check()
+    app.run()
+    app.radio(key="mode").set_value("all of them together").run()
+    assert shown_photos(app) == ["race/couple.jpg"]
+    assert any(markdown.value == "**1 photo**" for markdown in app.markdown), "not '1 photos'"
+    app.file_uploader(key="query-photos").set_value(("us.jpg", all_photos["couple.jpg"], "image/jpeg")).run()
+    for checkbox in app.checkbox:
+        checkbox.check()
+    app.run()
+    assert app.radio(key="mode").value == "all of them together", "the choice survives"
+    assert shown_photos(app) == ["race/couple.jpg"]
+
+
+def test_a_refused_album_leaves_no_progress_bar_behind() -> None:
+    app = start_app()
+    choose_model(app)
+    app.sidebar.file_uploader[0].set_value(("data.zip", zip_bytes({"notes.txt": b"x"}), "application/zip"))
+    app.run()
+    assert any("no photos" in error.value for error in app.error)
+    assert not app.get("progress"), "no 'Indexing 0 photos' bar left on the page"

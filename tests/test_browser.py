@@ -77,13 +77,7 @@ def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_pa
     query = tmp_path / "me.jpg"
     query.write_bytes(all_photos["img4.jpg"])
     with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            ],
-        )
+        browser = launch(playwright)
         page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
         page.set_default_timeout(120_000)
         try:
@@ -92,6 +86,67 @@ def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_pa
             artifacts = ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)
             page.screenshot(path=str(artifacts / "browser-failure.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+def launch(playwright):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        ],
+    )
+
+
+def test_a_second_album_with_the_same_names_downloads_its_own_photos(
+    app_url: str, all_photos, tmp_path: Path
+) -> None:
+    """Album A, prepare its zip, Forget; album B (same names, other photos): B's bytes. The
+    same query photo uploaded twice is shown once (it crashed the page)."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    albums = {
+        "a": {"race/x.jpg": all_photos["img1.jpg"], "race/y.jpg": all_photos["img2.jpg"]},
+        "b": {"race/x.jpg": all_photos["img5.jpg"], "race/y.jpg": all_photos["img6.jpg"]},
+    }
+    queries = [tmp_path / "me.jpg", tmp_path / "me-again.jpg"]
+    for query in queries:
+        query.write_bytes(all_photos["img4.jpg"])
+    with sync_api.sync_playwright() as playwright:
+        browser = launch(playwright)
+        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
+        page.set_default_timeout(120_000)
+        try:
+            page.goto(app_url)
+            for round_number, (name, files) in enumerate(albums.items()):
+                zip_path = tmp_path / f"{name}.zip"
+                zip_path.write_bytes(zip_bytes(files))
+                page.get_by_text("Upload the zip of your event photos").wait_for()
+                page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(zip_path)
+                page.get_by_text("Faces found").wait_for()
+                page.locator("[data-testid='stFileUploader']").filter(
+                    has_text="Upload photos of the people to find"
+                ).locator("input[type='file']").set_input_files(queries)
+                wait_for_results(page)
+                assert page.get_by_text("tick who to look for").count() == 1
+                assert page.get_by_text("DuplicateElementKey").count() == 0
+                page.get_by_role("button", name="Prepare a zip of these").click()
+                download_button = page.get_by_role("button", name="Download these")
+                download_button.wait_for()
+                wait_until_idle(page)
+                with page.expect_download() as download_info:
+                    download_button.click()
+                with zipfile.ZipFile(download_info.value.path()) as archive:
+                    assert {n: archive.read(n) for n in archive.namelist()} == files, name
+                if round_number == 0:
+                    page.get_by_role("button", name="Forget this album").click()
+                    page.get_by_text("are forgotten").wait_for()
+        except Exception:
+            artifacts = ROOT / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "browser-second-album.png"), full_page=True)
             raise
         finally:
             browser.close()

@@ -107,3 +107,9 @@ def test_errors_are_messages_with_exit_code_2(index_file: Path, tmp_path: Path) 
     assert wrong_model.returncode == 2 and "made with the Dlib face model" in wrong_model.stderr
     missing = facefind("search", str(tmp_path / "nope.zip"), "--face", str(sky))
     assert missing.returncode == 2 and "Cannot read" in missing.stderr
+
+
+def test_no_match_hint_fits_the_search(index_file: Path, faces_dir: Path) -> None:
+    result = facefind("search", str(index_file), "--face", str(faces_dir / "img1.jpg"), "--min-score", "100.5")
+    assert result.returncode == 0 and result.stdout == ""
+    assert "No photo matched. Try a lower --min-score." in result.stderr  # no "other words"
