@@ -21,6 +21,7 @@ from facefind.errors import FacefindError
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
 from facefind.index import AlbumIndex, IndexBuilder
+from facefind.people import People, group_people, merge, person_hits, person_query
 from facefind.search import (
     DEFAULT_MIN_SCORE,
     PhotoHit,
@@ -73,6 +74,9 @@ class LoadedAlbum:
     face_hits: list[PhotoHit] | None = None  # the face search shown now, for the text tab
     like: int | None = None  # the photo "more like this" was asked for
     download: tuple[tuple[str, ...], bytes] | None = None  # names and their prepared zip
+    people: People | None = None  # everyone in the album, with the user's merges
+    person: int | None = None  # the person chosen in the People tab
+    person_faces: dict = field(default_factory=dict)  # face row -> its crop, made once
 
 
 def sidebar() -> tuple[object | None, FaceSettings, str]:
@@ -305,7 +309,7 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
             continue
         st.caption(f"Faces in {name}: tick who to look for")
         columns = st.columns(8)
-        for number, (face, crop) in enumerate(zip(faces, face_crops(data, faces))):
+        for number, (face, crop) in enumerate(zip(faces, face_crops(data, [f.box for f in faces]))):
             with columns[number % len(columns)]:
                 st.image(crop, width=110)
                 if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
@@ -396,6 +400,76 @@ def text_tab(loaded: LoadedAlbum) -> None:
         results_grid(loaded, hits, "picture", like=True)
 
 
+# --- people -----------------------------------------------------------------------------------
+
+WALL_COLUMNS = 6
+
+
+def album_people(loaded: LoadedAlbum) -> People:
+    if loaded.people is None:
+        loaded.people = group_people(loaded.index)
+    return loaded.people
+
+
+def person_face(loaded: LoadedAlbum, face: int):
+    """The crop of one album face, made once per album."""
+    if face not in loaded.person_faces:
+        index = loaded.index
+        name = index.photos[int(index.face_photo[face])].name
+        data = loaded.album.read(loaded.album.entry(name))
+        loaded.person_faces[face] = face_crops(data, [tuple(index.boxes[face])], size=128)[0]
+    return loaded.person_faces[face]
+
+
+def choose_person(loaded: LoadedAlbum, number: int | None) -> None:
+    loaded.person = number
+
+
+def merge_people(loaded: LoadedAlbum) -> None:
+    """Before the rerun: the people ticked for merging become one, for this session."""
+    labels = st.session_state.get("merge", [])
+    chosen = [int(label.split()[-1]) - 1 for label in labels]
+    loaded.people = merge(album_people(loaded), chosen)
+    loaded.person = min(chosen) if chosen else loaded.person
+    st.session_state["merge"] = []
+
+
+def people_tab(loaded: LoadedAlbum) -> None:
+    people = album_people(loaded)
+    if not people.people:
+        st.info("No one appears in more than one photo of this album.")
+        return
+    st.caption(
+        f"{plural(len(people.people), 'person')} seen in two or more photos, most photos first"
+        + (f"; {plural(people.others, 'face')} of people seen once are not shown." if people.others else ".")
+    )
+    columns = st.columns(WALL_COLUMNS)
+    for number, person in enumerate(people.people):
+        with columns[number % WALL_COLUMNS]:
+            st.image(person_face(loaded, person.face), caption=f"person {number + 1}")
+            st.button(
+                plural(len(person.photos), "photo"), key=f"person-{number}",
+                on_click=choose_person, args=(loaded, number),
+                type="primary" if loaded.person == number else "secondary",
+            )
+    labels = [f"person {number + 1}" for number in range(len(people.people))]
+    with st.expander("Two of these are the same person?"):
+        st.multiselect("Choose them", labels, key="merge")
+        st.button("Merge them", on_click=merge_people, args=(loaded,), key="merge-people")
+    if loaded.person is None or loaded.person >= len(people.people):
+        return
+    person = people.people[loaded.person]
+    st.subheader(f"Person {loaded.person + 1}")
+    if st.toggle("Find more like this person (a face search with all of their faces)", key="more-like-person"):
+        hits = search_faces(loaded.index, person_query(loaded.index, person))
+    else:
+        hits = person_hits(loaded.index, person)
+    if not hits:
+        st.info("No photo of this person at the default level of similarity.")
+        return
+    results_grid(loaded, hits, "people")
+
+
 # --- page --------------------------------------------------------------------------------------
 
 
@@ -413,11 +487,13 @@ def main() -> None:
         return
     loaded = load_album(upload, settings, uform)
     summary(loaded)
-    faces, words = st.tabs(["Face search", "Text search"])
+    faces, words, everyone = st.tabs(["Face search", "Text search", "People"])
     with faces:
         face_tab(loaded)
     with words:
         text_tab(loaded)
+    with everyone:
+        people_tab(loaded)
 
 
 try:

@@ -15,7 +15,9 @@ Suites (each prints precision and recall of album search at the bar, as a user r
 - pairs: verification accuracy on the shared `master.csv` (300 same/different pairs);
 - race: the race-like album of bench_index.py (12 MP photos, small faces), `--race-photos`.
 
-Precision and recall count (photo, person) pairs over all queries. `--misses` lists every miss
+Precision and recall count (photo, person) pairs over all queries. Each album suite also
+reports People, the grouping of its faces without a query: for every labelled person in three
+or more of the album's photos, the F1 (over photos) of the group that best matches theirs. `--misses` lists every miss
 and false hit with its similarity and score, so that a change can be judged face by face.
 """
 
@@ -43,6 +45,7 @@ from facefind.config import FaceSettings, preferred_detector, sample_faces_folde
 from facefind.errors import NoFaceError  # noqa: E402
 from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.index import AlbumIndex, IndexBuilder  # noqa: E402
+from facefind.people import group_people  # noqa: E402
 from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".bmp", ".gif"}
@@ -179,6 +182,7 @@ def album_accuracy(
             missed += 1
             misses.append({"person": person, "photo": photo_name, **_closest(index, names, photo_name, query, scale)})
     return {
+        **grouping_quality(index, names, truth),
         "album": album.name,
         "photos": len(names),
         "faces": index.face_count,
@@ -190,6 +194,32 @@ def album_accuracy(
         "no_query_face": no_query_face,
         "misses": misses,
         "false_hits": false_found,
+    }
+
+
+def grouping_quality(
+    index: AlbumIndex, names: list[str], truth: dict[str, set[str]], min_photos: int = 3
+) -> dict:
+    """People found without a query: for each labelled person in at least `min_photos` photos,
+    the F1 (over photos) of the group that best matches theirs; mean and worst."""
+    groups = [
+        {names[photo] for photo in person.photos}
+        for person in group_people(index, min_photos=1).people
+    ]
+    scores = {}
+    for person in sorted({p for people in truth.values() for p in people}):
+        theirs = {n for n, people in truth.items() if person in people}
+        if len(theirs) < min_photos:
+            continue
+        scores[person] = max(
+            (2 * len(theirs & group) / (len(theirs) + len(group)) for group in groups), default=0.0
+        )
+    values = list(scores.values())
+    return {
+        "grouping_mean_f1": round(float(np.mean(values)), 3) if values else None,
+        "grouping_worst_f1": round(float(np.min(values)), 3) if values else None,
+        "grouping_people": len(values),
+        "grouping_f1": {person: round(score, 3) for person, score in scores.items()},
     }
 
 
@@ -313,6 +343,16 @@ def print_report(report: dict, misses: bool) -> None:
             f"{result['true_pairs']} | {result['precision']} | {result['recall']} | "
             f"{result['index_seconds']} |"
         )
+    grouped = {n: r for n, r in report["suites"].items() if r.get("grouping_people")}
+    if grouped:
+        print("\nPeople (grouping without a query; labelled people in 3+ photos):")
+        print("| album | people | mean F1 | worst F1 |")
+        print("|---|---:|---:|---:|")
+        for name, result in grouped.items():
+            print(
+                f"| {name} | {result['grouping_people']} | {result['grouping_mean_f1']} | "
+                f"{result['grouping_worst_f1']} |"
+            )
     if "pairs" in report["suites"]:
         pairs = report["suites"]["pairs"]
         print(f"pairs (master.csv): accuracy {pairs['accuracy']} on {pairs['pairs']} pairs")

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from facefind.config import FaceSettings  # noqa: E402
 from facefind.faces import l2_normalize  # noqa: E402
 from facefind.index import AlbumIndex, PhotoInfo  # noqa: E402
+from facefind.people import group_people  # noqa: E402
 from facefind.search import ScoreScale, search_faces  # noqa: E402
 
 FACES_PER_PHOTO = 5
@@ -86,16 +87,28 @@ def crowd_case(rng: np.random.Generator, scale) -> dict:
             "matched": len(hits[0].faces) if hits else 0}
 
 
+def grouping_case(index: AlbumIndex) -> dict:
+    """People of the album without a query: blocked links + Chinese whispers, timed."""
+    started = time.perf_counter()
+    people = group_people(index)
+    return {"faces": index.face_count, "ms": round((time.perf_counter() - started) * 1000, 1),
+            "people": len(people.people), "others": people.others}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument(
+        "--group-up-to", type=int, default=100_000,
+        help="time grouping into people on albums of at most this many faces",
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rng = np.random.default_rng(7)
     people = l2_normalize(rng.standard_normal((5, 128), dtype=np.float32))
     scale = ScoreScale("Dlib")
-    rows = []
+    rows, grouping = [], []
     for size in args.sizes:
         index = synthetic_index(size, people, rng)
         memory = index.embeddings.nbytes + index.face_photo.nbytes + index.boxes.nbytes
@@ -108,9 +121,13 @@ def main() -> None:
                     {"faces": size, "people": count, "mode": mode,
                      "index_mib": round(memory / 1024**2, 1), **figures}
                 )
+        if size <= args.group_up_to:
+            grouping.append(grouping_case(index))
     crowd = crowd_case(rng, scale)
     if args.json:
-        print(json.dumps({"cpu_count": os.cpu_count(), "rows": rows, "crowd": crowd}, indent=1))
+        print(json.dumps(
+            {"cpu_count": os.cpu_count(), "rows": rows, "crowd": crowd, "grouping": grouping}, indent=1
+        ))
         return
     print("| faces | people | mode | median ms | p95 ms | results | face arrays MiB |")
     print("|---:|---:|---|---:|---:|---:|---:|")
@@ -123,6 +140,11 @@ def main() -> None:
         f"all together, {crowd['people']} people on one photo of {crowd['faces']} faces at 0%: "
         f"{crowd['ms']} ms, {crowd['matched']} people placed"
     )
+    for row in grouping:
+        print(
+            f"people of {row['faces']:,} faces: {row['ms']} ms, {row['people']} people "
+            f"(5 planted in 80 photos each), {row['others']} faces left over"
+        )
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ import io
 import posixpath
 import zipfile
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator, Union
+from typing import BinaryIO, Iterable, Iterator, Mapping, Union
 
 from .config import ArchiveLimits
 from .errors import ArchiveError, PhotoError
@@ -177,18 +177,24 @@ class Album:
         Only names that would escape the folder they are unzipped into (`/abs/x.jpg`,
         `../x.jpg`) are made relative, so the download is safe to unzip.
         """
+        return self.zip_of_folders({"": names})
+
+    def zip_of_folders(self, folders: Mapping[str, Iterable[str]]) -> bytes:
+        """A new zip with the given photos under each folder (e.g. one folder per person; ""
+        for the top): original bytes, names as in the album, made safe as in `zip_of`."""
         buffer = io.BytesIO()
         used: set[str] = set()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            for name in names:
-                member = safe_member_name(name)
-                stem, extension = posixpath.splitext(member)
-                copy = 1
-                while member in used:  # "../a.jpg" and "a.jpg" both became "a.jpg"
-                    copy += 1
-                    member = f"{stem} ({copy}){extension}"
-                used.add(member)
-                archive.writestr(member, self.read(self.entry(name)))
+            for folder, names in folders.items():
+                for name in names:
+                    member = posixpath.join(folder, safe_member_name(name)).lstrip("/")
+                    stem, extension = posixpath.splitext(member)
+                    copy = 1
+                    while member in used:  # "../a.jpg" and "a.jpg" both became "a.jpg"
+                        copy += 1
+                        member = f"{stem} ({copy}){extension}"
+                    used.add(member)
+                    archive.writestr(member, self.read(self.entry(name)))
         return buffer.getvalue()
 
     def __iter__(self) -> Iterator[PhotoEntry]:

@@ -22,6 +22,7 @@ from .config import DEFAULT_FACE_MODEL, FACE_MODELS, FaceSettings, preferred_det
 from .errors import FacefindError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, IndexBuilder, add_photo_embeddings, is_index_file
+from .people import People, group_people
 from .search import (
     DEFAULT_MIN_SCORE,
     PhotoHit,
@@ -167,6 +168,59 @@ def run_search(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_people(args: argparse.Namespace) -> int:
+    """Everyone in the album, without a query photo: groups of faces, most photos first."""
+    index, _ = _load_or_index(args)
+    people = group_people(index, min_photos=args.min_photos)
+    report = people_report(index, people)
+    if args.export:
+        source = args.album_zip or args.album
+        if is_index_file(source):
+            raise FacefindError("--export needs the album's zip: give it with --album-zip.")
+        album = _open_album(source)
+        folders = {f"person-{entry['id']:02d}": entry["photos"] for entry in report["people"]}
+        _write_new(args.export, album.zip_of_folders(folders))
+        print(f"{len(folders)} people exported to {args.export}", file=sys.stderr)
+    if args.json:
+        json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
+        sys.stdout.write("\n")
+        return 0
+    for entry in report["people"]:
+        print(f"person {entry['id']}: {len(entry['photos'])} photos, {entry['faces']} faces")
+    print(f"{report['others']} faces of people seen in fewer photos", file=sys.stderr)
+    return 0
+
+
+def people_report(index: AlbumIndex, people: People) -> dict:
+    """The JSON document of `facefind people`."""
+    return {
+        "people": [
+            {
+                "id": number,
+                "photos": [index.photos[photo].name for photo in person.photos],
+                "faces": len(person.faces),
+                "face": {
+                    "photo": index.photos[int(index.face_photo[person.face])].name,
+                    "box": [int(v) for v in index.boxes[person.face]],
+                },
+            }
+            for number, person in enumerate(people.people, start=1)
+        ],
+        "others": people.others,
+    }
+
+
+def _write_new(path: str, data: bytes) -> None:
+    """Write a file the user asked for; never over an existing one."""
+    try:
+        with open(path, "xb") as handle:
+            handle.write(data)
+    except FileExistsError:
+        raise FacefindError(f"{path} exists already: choose another name.") from None
+    except OSError as error:
+        raise FacefindError(f"Cannot write {path}: {error.strerror or error}.") from error
+
+
 def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Namespace) -> dict:
     """The JSON document of a search: model, results (best first) and skipped files."""
     return {
@@ -294,6 +348,21 @@ def parser() -> argparse.ArgumentParser:
     search.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     face_options(search)
     search.set_defaults(run=run_search)
+
+    people = commands.add_parser("people", help="everyone in the album, grouped by face")
+    people.add_argument("album", help="the album .zip, or an index made by 'index'")
+    people.add_argument(
+        "--min-photos", type=int, default=2,
+        help="show people seen in at least this many photos (default 2)",
+    )
+    people.add_argument(
+        "--export", metavar="OUT.zip",
+        help="write a zip with one folder per person holding their original photos",
+    )
+    people.add_argument("--album-zip", help="with an index and --export: the album's zip")
+    people.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    face_options(people)
+    people.set_defaults(run=run_people, text=None)
     return main
 
 
@@ -328,6 +397,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("facefind: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`, which has read enough
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as error:  # never a traceback for the user, unless asked for
         if os.environ.get("FACEFIND_DEBUG"):
             raise

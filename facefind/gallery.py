@@ -48,11 +48,12 @@ def outlined_photo(data: bytes, hit: PhotoHit, max_side: int = 1600) -> Image.Im
     return image
 
 
-def face_crops(data: bytes, faces: Sequence[Face], size: int = 160) -> list[Image.Image]:
-    """Square crops of the faces of a query photo, for the user to pick who to look for."""
+def face_crops(data: bytes, boxes: Sequence[Box], size: int = 160) -> list[Image.Image]:
+    """Square crops of faces of one photo (boxes in its original pixels): the faces of a query
+    photo to pick who to look for, or the face shown for a person of the album."""
     photo = decode_photo(data, 2048)
     image = Image.fromarray(photo.pixels)
-    return [_crop(image, face.box, photo.scale, size) for face in faces]
+    return [_crop(image, box, photo.scale, size) for box in boxes]
 
 
 def _crop(image: Image.Image, box: Box, scale: float, size: int) -> Image.Image:

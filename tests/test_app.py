@@ -238,3 +238,40 @@ def test_a_refused_album_leaves_no_progress_bar_behind() -> None:
     app.run()
     assert any("no photos" in error.value for error in app.error)
     assert not app.get("progress"), "no 'Indexing 0 photos' bar left on the page"
+
+
+# --- People (issue 14) -------------------------------------------------------------------------
+
+
+def test_people_tab_shows_everyone_and_a_persons_photos_for_download(album_files, all_photos) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    people = app.session_state["album"].people
+    assert people is not None and len(people.people) >= 1
+    # the album has person01 in five photos (three of PERSON01, img4 is not there; couple.jpg)
+    first = app.button(key="person-0")
+    assert first.label == "4 photos"
+    first.click().run()
+    assert not app.exception
+    assert set(shown_photos(app)) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    app.button(key="people-prepare").click().run()
+    names, zip_data = app.session_state["album"].download
+    assert set(names) == set(shown_photos(app)) and zip_data[:2] == b"PK"
+    app.toggle(key="more-like-person").set_value(True).run()
+    assert not app.exception
+    assert {f"race/{name}" for name in PERSON01} <= set(shown_photos(app))
+
+
+def test_two_people_can_be_merged_for_this_session(all_photos) -> None:
+    files = {f"{name}": all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img17.jpg")}
+    app = start_app()
+    upload_album(app, files)
+    people = app.session_state["album"].people
+    assert [len(person.photos) for person in people.people] == [2, 2]
+    app.multiselect(key="merge").set_value(["person 1", "person 2"]).run()
+    app.button(key="merge-people").click().run()
+    assert not app.exception
+    merged = app.session_state["album"].people
+    assert [len(person.photos) for person in merged.people] == [4]
+    assert app.button(key="person-0").label == "4 photos"
+    assert len(shown_photos(app)) == 4, "the merged person is shown"

@@ -26,6 +26,9 @@ def test_search_benchmark_runs_on_a_tiny_album() -> None:
     assert all(row["p95_ms"] >= row["median_ms"] > 0 for row in rows)
     crowd = json.loads(result.stdout)["crowd"]
     assert (crowd["people"], crowd["faces"], crowd["matched"]) == (10, 40, 10)
+    grouping = json.loads(result.stdout)["grouping"]
+    # the five planted people (80 photos each) are found; random faces stay "others"
+    assert [(row["faces"], row["people"]) for row in grouping] == [(2000, 5)]
 
 
 def test_index_benchmark_runs_on_a_tiny_album(faces_dir, tiny_uform) -> None:

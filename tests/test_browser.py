@@ -184,6 +184,25 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
         assert set(archive.namelist()) == found
         for name in archive.namelist():
             assert archive.read(name) == all_photos[name.split("/")[-1]]
+    people_tab_download(page, found, all_photos)
+
+
+def people_tab_download(page, person01: set[str], all_photos) -> None:
+    """People: person01 is the first (most photos); choosing them shows and downloads them."""
+    page.get_by_role("tab", name="People").click()
+    page.get_by_role("button", name=f"{len(person01)} photos").first.click()
+    page.get_by_text("Person 1", exact=True).wait_for()
+    wait_for_results(page)
+    page.get_by_role("button", name="Prepare a zip of these").click()
+    download_button = page.get_by_role("button", name="Download these")
+    download_button.wait_for()
+    wait_until_idle(page)
+    with page.expect_download() as download_info:
+        download_button.click()
+    with zipfile.ZipFile(download_info.value.path()) as archive:
+        assert set(archive.namelist()) == person01
+        for name in archive.namelist():
+            assert archive.read(name) == all_photos[name.split("/")[-1]]
 
 
 RESULTS_SHOWN = """() => {

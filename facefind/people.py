@@ -1,0 +1,129 @@
+"""People: the album's faces grouped into the persons they show, without any query.
+
+The faces of the index are linked wherever two of them are closer than the model's "same
+person" distance (times `GROUPING_FACTOR`, measured: docs/accuracy.md); two faces of one photo
+are never linked (one photo does not show a person twice). The links are found with blocked
+matrix products over the index, so memory stays bounded, and dlib's Chinese whispers, a
+well-kept graph clustering, groups them. Deterministic for a given index: the same links in the
+same order give the same groups. Faces seen in fewer than `min_photos` photos stay "others".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .index import AlbumIndex
+from .search import FaceHit, PhotoHit, ScoreScale
+
+#: Links between faces up to this many times the model's verification distance. Measured on the
+#: labelled albums, whole and with a photo per person left out (docs/accuracy.md, "People"):
+#: 0.9 is the steadiest (worst F1 0.889); at 1.0 and above, once the photos that bind a person
+#: are missing, Chinese whispers chains look-alikes together (worst F1 0.6).
+GROUPING_FACTOR = 0.9
+BLOCK_ROWS = 4096
+
+
+@dataclass(frozen=True)
+class Person:
+    """One group of faces: which faces, in which photos, and the clearest of them."""
+
+    faces: tuple[int, ...]  # rows of the index
+    photos: tuple[int, ...]  # photo numbers, in album order
+    face: int  # the row of the clearest face (largest among the surest)
+
+
+@dataclass(frozen=True)
+class People:
+    """The people of an album, most photos first, and how many faces were left over."""
+
+    people: tuple[Person, ...]
+    others: int  # faces in no person shown (seen in fewer than min_photos photos)
+
+
+def face_links(
+    embeddings: np.ndarray, face_photo: np.ndarray, min_similarity: float, block: int = BLOCK_ROWS
+) -> np.ndarray:
+    """(k, 2) pairs i < j of faces at least `min_similarity` alike, from different photos,
+    computed `block` rows at a time: (block, m) similarities at most, never (m, m)."""
+    links = []
+    count = len(embeddings)
+    for start in range(0, count, block):
+        rows = slice(start, min(start + block, count))
+        similarity = embeddings[rows] @ embeddings[start:].T  # only j >= i is needed
+        first, second = np.nonzero(similarity >= min_similarity)
+        first, second = first + start, second + start
+        keep = (second > first) & (face_photo[first] != face_photo[second])
+        links.append(np.stack([first[keep], second[keep]], axis=1))
+    return np.concatenate(links) if links else np.zeros((0, 2), dtype=np.int64)
+
+
+def group_people(index: AlbumIndex, min_photos: int = 2, factor: float = GROUPING_FACTOR) -> People:
+    """The album's people: groups of faces by Chinese whispers over the face links."""
+    import dlib
+
+    count = index.face_count
+    if count == 0:
+        return People((), 0)
+    distance = ScoreScale(index.model).threshold * factor
+    links = face_links(index.embeddings, index.face_photo, 1.0 - distance)
+    edges = [(i, i) for i in range(count)] + [(int(i), int(j)) for i, j in links]
+    labels = np.asarray(dlib.chinese_whispers(edges))
+    people = []
+    for label in np.unique(labels):
+        faces = np.flatnonzero(labels == label)
+        photos = tuple(sorted({int(index.face_photo[face]) for face in faces}))
+        if len(photos) >= min_photos:
+            people.append(Person(tuple(int(f) for f in faces), photos, clearest_face(index, faces)))
+    people.sort(key=lambda person: (-len(person.photos), person.photos))
+    shown = sum(len(person.faces) for person in people)
+    return People(tuple(people), count - shown)
+
+
+def clearest_face(index: AlbumIndex, faces: np.ndarray) -> int:
+    """The face to show for a person: the largest of those the detector is surest of."""
+    confidences = index.confidences[faces]
+    sure = faces[confidences >= np.median(confidences)]
+    areas = index.boxes[sure, 2].astype(np.int64) * index.boxes[sure, 3]
+    return int(sure[int(np.argmax(areas))])
+
+
+def merge(people: People, chosen: list[int]) -> People:
+    """The same people with the chosen ones (positions in `people.people`) made one person,
+    as the user says; the merged person takes the place of the first chosen."""
+    chosen = sorted(set(chosen))
+    if len(chosen) < 2:
+        return people
+    parts = [people.people[number] for number in chosen]
+    faces = tuple(sorted(face for part in parts for face in part.faces))
+    photos = tuple(sorted({photo for part in parts for photo in part.photos}))
+    joined = Person(faces, photos, parts[0].face)
+    rest = [person for number, person in enumerate(people.people) if number not in chosen[1:]]
+    rest[chosen[0]] = joined
+    return People(tuple(rest), people.others)
+
+
+def person_hits(index: AlbumIndex, person: Person, scale: ScoreScale | None = None) -> list[PhotoHit]:
+    """The person's photos as results, their face outlined, each scored by how like the
+    person as a whole (`person_query`) that face is; best first."""
+    scale = scale or ScoreScale(index.model)
+    query = person_query(index, person)
+    best: dict[int, FaceHit] = {}
+    for face in person.faces:
+        photo = int(index.face_photo[face])
+        score = float(scale.percent(float(index.embeddings[face] @ query)))
+        if photo not in best or score > best[photo].score:
+            box = tuple(int(v) for v in index.boxes[face])
+            best[photo] = FaceHit(person=0, face=face, box=box, score=score)  # type: ignore[arg-type]
+    hits = [
+        PhotoHit(photo=photo, name=index.photos[photo].name, score=hit.score, faces=(hit,))
+        for photo, hit in best.items()
+    ]
+    return sorted(hits, key=lambda hit: (-hit.score, hit.name))
+
+
+def person_query(index: AlbumIndex, person: Person) -> np.ndarray:
+    """One query for "find more like this person": the unit mean of all of their faces."""
+    mean = index.embeddings[list(person.faces)].mean(axis=0)
+    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
