@@ -6,6 +6,7 @@ Playwright is missing; `.ci/run` installs both.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -77,28 +78,31 @@ def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_pa
     query = tmp_path / "me.jpg"
     query.write_bytes(all_photos["img4.jpg"])
     with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100}, accept_downloads=True)
-        page.set_default_timeout(120_000)
-        try:
+        with browser_page(playwright, 1100, "browser-failure.png") as page:
             search_and_download(page, app_url, album, query, all_photos)
-        except Exception:
-            artifacts = ROOT / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "browser-failure.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
 
 
-def launch(playwright):
-    return playwright.chromium.launch(
+@contextlib.contextmanager
+def browser_page(playwright, height: int, failure_picture: str):
+    """A page of Debian's Chromium, 1280 px wide; on failure, a screenshot in test-artifacts/."""
+    browser = playwright.chromium.launch(
         executable_path=CHROMIUM,
         args=[
             "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
             "--disable-background-networking", "--disable-component-update", "--disable-sync",
         ],
     )
+    page = browser.new_page(viewport={"width": 1280, "height": height}, accept_downloads=True)
+    page.set_default_timeout(120_000)
+    try:
+        yield page
+    except Exception:
+        artifacts = ROOT / "test-artifacts"
+        artifacts.mkdir(exist_ok=True)
+        page.screenshot(path=str(artifacts / failure_picture), full_page=True)
+        raise
+    finally:
+        browser.close()
 
 
 def test_a_second_album_with_the_same_names_downloads_its_own_photos(
@@ -115,52 +119,27 @@ def test_a_second_album_with_the_same_names_downloads_its_own_photos(
     for query in queries:
         query.write_bytes(all_photos["img4.jpg"])
     with sync_api.sync_playwright() as playwright:
-        browser = launch(playwright)
-        page = browser.new_page(viewport={"width": 1280, "height": 900}, accept_downloads=True)
-        page.set_default_timeout(120_000)
-        try:
+        with browser_page(playwright, 900, "browser-second-album.png") as page:
             page.goto(app_url)
             for round_number, (name, files) in enumerate(albums.items()):
                 zip_path = tmp_path / f"{name}.zip"
                 zip_path.write_bytes(zip_bytes(files))
-                page.get_by_text("Upload the zip of your event photos").wait_for()
-                page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(zip_path)
-                page.get_by_text("Faces found").wait_for()
-                page.locator("[data-testid='stFileUploader']").filter(
-                    has_text="Upload photos of the people to find"
-                ).locator("input[type='file']").set_input_files(queries)
+                upload_album(page, zip_path)
+                upload_queries(page, queries)
                 wait_for_results(page)
                 assert page.get_by_text("tick who to look for").count() == 1
                 assert page.get_by_text("DuplicateElementKey").count() == 0
-                page.get_by_role("button", name="Prepare a zip of these").click()
-                download_button = page.get_by_role("button", name="Download these")
-                download_button.wait_for()
-                wait_until_idle(page)
-                with page.expect_download() as download_info:
-                    download_button.click()
-                with zipfile.ZipFile(download_info.value.path()) as archive:
-                    assert {n: archive.read(n) for n in archive.namelist()} == files, name
+                assert prepare_and_download(page) == files, name
                 if round_number == 0:
                     page.get_by_role("button", name="Forget this album").click()
                     page.get_by_text("are forgotten").wait_for()
-        except Exception:
-            artifacts = ROOT / "test-artifacts"
-            artifacts.mkdir(exist_ok=True)
-            page.screenshot(path=str(artifacts / "browser-second-album.png"), full_page=True)
-            raise
-        finally:
-            browser.close()
 
 
 def search_and_download(page, app_url: str, album: Path, query: Path, all_photos) -> None:
     """Upload the album and a query photo, check the results, the screenshot, the download."""
     page.goto(app_url)
-    page.get_by_text("Upload the zip of your event photos").wait_for()
-    page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
-    page.get_by_text("Faces found").wait_for()
-    page.locator("[data-testid='stFileUploader']").filter(
-        has_text="Upload photos of the people to find"
-    ).locator("input[type='file']").set_input_files(query)
+    upload_album(page, album)
+    upload_queries(page, query)
     page.get_by_text("tick who to look for").wait_for()
     assert page.get_by_role("checkbox", name="Find").first.is_checked()
     wait_for_results(page)
@@ -173,17 +152,7 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
     )
     page.wait_for_timeout(1000)
     page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
-    page.get_by_role("button", name="Prepare a zip of these").click()
-    download_button = page.get_by_role("button", name="Download these")
-    download_button.wait_for()
-    wait_until_idle(page)
-    with page.expect_download() as download_info:
-        download_button.click()
-    downloaded = download_info.value.path()
-    with zipfile.ZipFile(downloaded) as archive:
-        assert set(archive.namelist()) == found
-        for name in archive.namelist():
-            assert archive.read(name) == all_photos[name.split("/")[-1]]
+    assert_original_photos(prepare_and_download(page), found, all_photos)
     people_tab_download(page, found, all_photos)
 
 
@@ -193,6 +162,23 @@ def people_tab_download(page, person01: set[str], all_photos) -> None:
     page.get_by_role("button", name=f"{len(person01)} photos").first.click()
     page.get_by_text("Person 1", exact=True).wait_for()
     wait_for_results(page)
+    assert_original_photos(prepare_and_download(page), person01, all_photos)
+
+
+def upload_album(page, album: Path) -> None:
+    page.get_by_text("Upload the zip of your event photos").wait_for()
+    page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
+    page.get_by_text("Faces found").wait_for()
+
+
+def upload_queries(page, queries) -> None:
+    page.locator("[data-testid='stFileUploader']").filter(
+        has_text="Upload photos of the people to find"
+    ).locator("input[type='file']").set_input_files(queries)
+
+
+def prepare_and_download(page) -> dict[str, bytes]:
+    """Press "Prepare a zip", then download it: name -> bytes of what the user gets."""
     page.get_by_role("button", name="Prepare a zip of these").click()
     download_button = page.get_by_role("button", name="Download these")
     download_button.wait_for()
@@ -200,9 +186,13 @@ def people_tab_download(page, person01: set[str], all_photos) -> None:
     with page.expect_download() as download_info:
         download_button.click()
     with zipfile.ZipFile(download_info.value.path()) as archive:
-        assert set(archive.namelist()) == person01
-        for name in archive.namelist():
-            assert archive.read(name) == all_photos[name.split("/")[-1]]
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
+def assert_original_photos(downloaded: dict[str, bytes], expected: set[str], all_photos) -> None:
+    assert set(downloaded) == expected
+    for name, data in downloaded.items():
+        assert data == all_photos[name.split("/")[-1]]
 
 
 RESULTS_SHOWN = """() => {
