@@ -30,7 +30,9 @@ from .faces import DetectedFace, FaceEmbedder
 from .images import decode_photo, thumbnail_jpeg
 from .semantic import PhotoTextModel
 
-INDEX_FORMAT = 1
+#: 2: Dlib faces are embedded from dlib's 5-point chips (format 1 held box-crop embeddings, which
+#: do not mix with queries embedded the new way: such a file is refused with "index again").
+INDEX_FORMAT = 2
 log = logging.getLogger("facefind")
 #: Called as progress(photos_done, photos_total) while an album is indexed.
 Progress = Callable[[int, int], None]

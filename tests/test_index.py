@@ -127,3 +127,24 @@ def test_an_index_file_is_replaced_whole_or_not_at_all(album_index, tmp_path: Pa
     assert [p.name for p in tmp_path.iterdir()] == ["album.facefind"], "no partial file left"
     monkeypatch.undo()
     assert AlbumIndex.load(path).face_count == album_index.face_count
+
+
+def test_an_index_of_the_old_format_is_refused_with_index_again(album_index, tmp_path: Path) -> None:
+    """Format 1 held Dlib embeddings of box crops, which do not mix with chip-embedded queries."""
+    import json
+    import zipfile
+
+    path = tmp_path / "old.facefind"
+    album_index.save(path)
+    with zipfile.ZipFile(path) as archive:
+        members = {name: archive.read(name) for name in archive.namelist()}
+    meta = json.loads(str(np.load(io.BytesIO(members["meta.npy"]), allow_pickle=False)))
+    meta["format"], meta["facefind"] = 1, "0.1.0"
+    buffer = io.BytesIO()
+    np.save(buffer, np.array(json.dumps(meta)))
+    members["meta.npy"] = buffer.getvalue()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in members.items():
+            archive.writestr(name, data)
+    with pytest.raises(IndexFileError, match="facefind 0.1.0 in a format this version .* does not read. Index the album again"):
+        AlbumIndex.load(path)
