@@ -72,7 +72,7 @@ def test_an_app_session_writes_nothing(all_photos, tiny_uform: Path, monkeypatch
     app.run()
     app.button(key="faces-prepare").click().run()
     assert not app.exception
-    assert app.session_state["download"][1][:2] == b"PK"
+    assert app.session_state["album"].download[1][:2] == b"PK"
     assert temporary_files() == before_tmp
     new_in_project = {
         path for path in files_under(ROOT) - before_root
