@@ -24,6 +24,7 @@ from facefind.index import AlbumIndex, IndexBuilder
 from facefind.people import People, group_people, merge, person_hits, person_query
 from facefind.search import (
     DEFAULT_MIN_SCORE,
+    MatchMode,
     PhotoHit,
     query_faces,
     search_faces,
@@ -94,16 +95,23 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
             defaults = FaceSettings()
             model = st.selectbox("Face model", FACE_MODELS, index=FACE_MODELS.index(defaults.model))
             detector = st.selectbox(
-                "Face detector", DETECTORS, index=DETECTORS.index(preferred_detector(model)),
+                "Face detector",
+                DETECTORS,
+                index=DETECTORS.index(preferred_detector(model)),
                 help="Each model's best detector by DeepFace's own tests is chosen for it. "
                 "yunet downloads its weights on first use.",
             )
             confidence = st.slider(
-                "Minimum face confidence", 0.0, 1.0, defaults.min_confidence, 0.05,
+                "Minimum face confidence",
+                0.0,
+                1.0,
+                defaults.min_confidence,
+                0.05,
                 help="Faces the detector is less sure of are ignored.",
             )
             thorough = st.checkbox(
-                "Thorough face detection (slower)", defaults.thorough,
+                "Thorough face detection (slower)",
+                defaults.thorough,
                 help="Photos where no face is found get a second look with a slower detector "
                 "that finds turned and dark faces: about 3 s more for each such photo.",
             )
@@ -222,9 +230,11 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
     st.write(f"**{plural(len(hits), 'photo')}**")
     download(loaded, hits, key)
     for start in range(0, len(hits), COLUMNS):
-        for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS]):
+        for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS], strict=False):
             with column:
-                st.image(outlined_thumbnail(loaded.index, hit), caption=f"{hit.score:.0f}% · {hit.name}")
+                st.image(
+                    outlined_thumbnail(loaded.index, hit), caption=f"{hit.score:.0f}% · {hit.name}"
+                )
                 view, more = st.columns(2)
                 if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
                     show_large(loaded, hit)
@@ -253,7 +263,8 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
         )
     elif st.button(
         f"Prepare a zip of {'this photo' if len(names) == 1 else f'these {len(names)} photos'}",
-        key=f"{key}-prepare", icon=":material/folder_zip:",
+        key=f"{key}-prepare",
+        icon=":material/folder_zip:",
     ):
         loaded.download = (names, loaded.album.zip_of(names))
         st.rerun()
@@ -262,7 +273,7 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
 # --- face search -------------------------------------------------------------------------------
 
 
-def query_pictures() -> list[tuple[str, bytes]]:
+def query_pictures() -> list[tuple[str, str, bytes]]:
     """The pictures of the people to find: a webcam selfie and/or uploaded photos."""
     camera, files = st.columns(2)
     with files:
@@ -290,7 +301,9 @@ def distinct_pictures(pictures: list[tuple[str, bytes]]) -> list[tuple[str, str,
     return list(seen.values())
 
 
-def faces_of(loaded: LoadedAlbum, embedder: FaceEmbedder, name: str, digest: str, data: bytes) -> list[Face]:
+def faces_of(
+    loaded: LoadedAlbum, embedder: FaceEmbedder, name: str, digest: str, data: bytes
+) -> list[Face]:
     """The faces of a query picture, found once per picture and album."""
     if digest not in loaded.query_faces:
         loaded.query_faces[digest] = query_faces(embedder, data, name=name, all_faces=True)
@@ -309,7 +322,9 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
             continue
         st.caption(f"Faces in {name}: tick who to look for")
         columns = st.columns(8)
-        for number, (face, crop) in enumerate(zip(faces, face_crops(data, [f.box for f in faces]))):
+        for number, (face, crop) in enumerate(
+            zip(faces, face_crops(data, [f.box for f in faces]), strict=True)
+        ):
             with columns[number % len(columns)]:
                 st.image(crop, width=110)
                 if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
@@ -340,22 +355,32 @@ def face_tab(loaded: LoadedAlbum) -> None:
         return
     if len(chosen) > 1:
         legend(chosen)
-    mode = "any"
+    mode: MatchMode = "any"
     if len(chosen) > 1:
         # kept apart from the widget's own state, which Streamlit drops while the radio is
         # not shown (one person chosen), so the choice survives a change of query photos
         saved = st.session_state.get("match-mode", MATCH_LABELS[0])
         label = st.radio(
-            "Photos with", MATCH_LABELS, index=MATCH_LABELS.index(saved), horizontal=True, key="mode"
+            "Photos with",
+            MATCH_LABELS,
+            index=MATCH_LABELS.index(saved),
+            horizontal=True,
+            key="mode",
         )
         st.session_state["match-mode"] = label
         mode = "all" if label == MATCH_LABELS[1] else "any"
     level = st.slider(
-        "Level of similarity (%)", 0, 100, int(DEFAULT_MIN_SCORE), key="level",
+        "Level of similarity (%)",
+        0,
+        100,
+        int(DEFAULT_MIN_SCORE),
+        key="level",
         help="50% is the face model's own 'same person' threshold. Lower finds more.",
     )
     expand = st.toggle(
-        "Search again with the photos it is sure of", True, key="expand",
+        "Search again with the photos it is sure of",
+        True,
+        key="expand",
         help="Faces found far above the bar join your photo for a second search: finds the "
         "photos where you look less like your selfie.",
     )
@@ -379,8 +404,11 @@ def text_tab(loaded: LoadedAlbum) -> None:
             "loaded when it was indexed (it downloads on first use). Face search works."
         )
         return
+    assert index.photo_model is not None  # set with the photo embeddings
     model = photo_text_model(index.photo_model)
-    text = st.text_input("Describe the photo", placeholder="runner crossing the finish line at night")
+    text = st.text_input(
+        "Describe the photo", placeholder="runner crossing the finish line at night"
+    )
     count = st.slider("How many photos", 4, 100, 20, step=4)
     within = None
     if loaded.face_hits and st.checkbox("Only photos of the people chosen in Face search"):
@@ -441,15 +469,21 @@ def people_tab(loaded: LoadedAlbum) -> None:
         return
     st.caption(
         f"{plural(len(people.people), 'person')} seen in two or more photos, most photos first"
-        + (f"; {plural(people.others, 'face')} of people seen once are not shown." if people.others else ".")
+        + (
+            f"; {plural(people.others, 'face')} of people seen once are not shown."
+            if people.others
+            else "."
+        )
     )
     columns = st.columns(WALL_COLUMNS)
     for number, person in enumerate(people.people):
         with columns[number % WALL_COLUMNS]:
             st.image(person_face(loaded, person.face), caption=f"person {number + 1}")
             st.button(
-                plural(len(person.photos), "photo"), key=f"person-{number}",
-                on_click=choose_person, args=(loaded, number),
+                plural(len(person.photos), "photo"),
+                key=f"person-{number}",
+                on_click=choose_person,
+                args=(loaded, number),
                 type="primary" if loaded.person == number else "secondary",
             )
     labels = [f"person {number + 1}" for number in range(len(people.people))]
@@ -460,7 +494,9 @@ def people_tab(loaded: LoadedAlbum) -> None:
         return
     person = people.people[loaded.person]
     st.subheader(f"Person {loaded.person + 1}")
-    if st.toggle("Find more like this person (a face search with all of their faces)", key="more-like-person"):
+    if st.toggle(
+        "Find more like this person (a face search with all of their faces)", key="more-like-person"
+    ):
         hits = search_faces(loaded.index, person_query(loaded.index, person))
     else:
         hits = person_hits(loaded.index, person)

@@ -17,8 +17,9 @@ Suites (each prints precision and recall of album search at the bar, as a user r
 
 Precision and recall count (photo, person) pairs over all queries. Each album suite also
 reports People, the grouping of its faces without a query: for every labelled person in three
-or more of the album's photos, the F1 (over photos) of the group that best matches theirs. `--misses` lists every miss
-and false hit with its similarity and score, so that a change can be judged face by face.
+or more of the album's photos, the F1 (over photos) of the group that best matches theirs.
+`--misses` lists every miss and false hit with its similarity and score, so that a change can
+be judged face by face.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import argparse
 import csv
 import io
 import json
-import os
 import sys
 import time
 import zipfile
@@ -101,7 +101,10 @@ def read_photos(source: Path) -> dict[str, bytes]:
 
 
 def held_out(
-    name: str, photos: dict[str, bytes], truth: dict[str, set[str]], candidates: set[str] | None = None
+    name: str,
+    photos: dict[str, bytes],
+    truth: dict[str, set[str]],
+    candidates: set[str] | None = None,
 ) -> LabelledAlbum:
     """For each person, their first photo where they are alone (among `candidates`, default all)
     becomes the query, out of the album; the rest is the album."""
@@ -151,9 +154,7 @@ def search_kwargs(args: argparse.Namespace) -> dict:
     return {} if args.expand is None else {"expand": args.expand}
 
 
-def album_accuracy(
-    album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.Namespace
-) -> dict:
+def album_accuracy(album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.Namespace) -> dict:
     """Precision and recall of one search per labelled person, with every miss explained."""
     index, seconds = index_album(album.zip(), embedder)
     scale = ScoreScale(index.model)
@@ -168,9 +169,13 @@ def album_accuracy(
         except NoFaceError:
             no_query_face.append(person)
             missed += len(wanted)
-            misses += [{"person": person, "photo": n, "why": "no face in the query"} for n in wanted]
+            misses += [
+                {"person": person, "photo": n, "why": "no face in the query"} for n in wanted
+            ]
             continue
-        hits = search_faces(index, query[None, :], "any", args.min_score, scale, **search_kwargs(args))
+        hits = search_faces(
+            index, query[None, :], "any", args.min_score, scale, **search_kwargs(args)
+        )
         found = {hit.name: hit for hit in hits}
         true_hits += len(wanted & set(found))
         for photo_name in sorted(set(found) - wanted):
@@ -180,7 +185,13 @@ def album_accuracy(
             )
         for photo_name in sorted(wanted - set(found)):
             missed += 1
-            misses.append({"person": person, "photo": photo_name, **_closest(index, names, photo_name, query, scale)})
+            misses.append(
+                {
+                    "person": person,
+                    "photo": photo_name,
+                    **_closest(index, names, photo_name, query, scale),
+                }
+            )
     return {
         **grouping_quality(index, names, truth),
         "album": album.name,
@@ -265,11 +276,24 @@ def pair_accuracy(folder: Path, embedder: FaceEmbedder) -> dict:
         if (distance <= threshold) == same:
             right += 1
         else:
-            wrong.append({"pair": [pair["file_x"], pair["file_y"]], "same": same, "distance": round(distance, 4)})
-    return {"pairs": len(pairs), "accuracy": _ratio(right, len(pairs)), "threshold": threshold, "wrong": wrong}
+            wrong.append(
+                {
+                    "pair": [pair["file_x"], pair["file_y"]],
+                    "same": same,
+                    "distance": round(distance, 4),
+                }
+            )
+    return {
+        "pairs": len(pairs),
+        "accuracy": _ratio(right, len(pairs)),
+        "threshold": threshold,
+        "wrong": wrong,
+    }
 
 
-def race_accuracy(folder: Path, embedder: FaceEmbedder, photos: int, args: argparse.Namespace) -> dict:
+def race_accuracy(
+    folder: Path, embedder: FaceEmbedder, photos: int, args: argparse.Namespace
+) -> dict:
     """The race-like album of bench_index (12 MP photos, faces of race-photo sizes)."""
     from bench_index import race_album
 
@@ -277,7 +301,9 @@ def race_accuracy(folder: Path, embedder: FaceEmbedder, photos: int, args: argpa
     truth = {f"race/photo{number:04d}.jpg": people for number, people in enumerate(placed)}
     identities = read_truth(folder / "identities.csv")
     queries: dict[str, bytes] = {}
-    for photo_name in sorted(identities, key=lambda n: int("".join(c for c in n if c.isdigit()) or 0)):
+    for photo_name in sorted(
+        identities, key=lambda n: int("".join(c for c in n if c.isdigit()) or 0)
+    ):
         for person in identities[photo_name]:
             queries.setdefault(person, (folder / photo_name).read_bytes())
     album = LabelledAlbum("race", read_photos_zip(data), truth, queries)
@@ -297,9 +323,14 @@ def run(args: argparse.Namespace) -> dict:
     )
     embedder = FaceEmbedder(settings)
     embedder.load()
-    report: dict = {"model": embedder.model_name, "detector": embedder.detector,
-                    "thorough": args.thorough, "min_score": args.min_score, "expand": args.expand,
-                    "suites": {}}
+    report: dict = {
+        "model": embedder.model_name,
+        "detector": embedder.detector,
+        "thorough": args.thorough,
+        "min_score": args.min_score,
+        "expand": args.expand,
+        "suites": {},
+    }
     suites = [suite for suite in args.suite.split(",") if suite]
     if args.album:
         suites.append("album")
@@ -371,8 +402,11 @@ def print_report(report: dict, misses: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--suite", default="shared,people2,pairs",
-                        help="comma-separated: shared, people2, pairs, race (default: the first three)")
+    parser.add_argument(
+        "--suite",
+        default="shared,people2,pairs",
+        help="comma-separated: shared, people2, pairs, race (default: the first three)",
+    )
     parser.add_argument("--album", help="a labelled album: a zip or a folder of photos")
     parser.add_argument("--truth", help="with --album: CSV of file,person")
     parser.add_argument("--queries", help="with --album: folder of query photos named PERSON.jpg")
@@ -380,11 +414,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--people2", help="the people2 album folder")
     parser.add_argument("--model")
     parser.add_argument("--detector")
-    parser.add_argument("--thorough", action="store_true",
-                        help="dlib's CNN detector for album photos where HOG finds no face")
+    parser.add_argument(
+        "--thorough",
+        action="store_true",
+        help="dlib's CNN detector for album photos where HOG finds no face",
+    )
     parser.add_argument("--min-score", type=float, default=50.0)
-    parser.add_argument("--expand", dest="expand", action="store_true", default=None,
-                        help="search again with the album faces it is sure of")
+    parser.add_argument(
+        "--expand",
+        dest="expand",
+        action="store_true",
+        default=None,
+        help="search again with the album faces it is sure of",
+    )
     parser.add_argument("--no-expand", dest="expand", action="store_false")
     parser.add_argument("--race-photos", type=int, default=40)
     parser.add_argument("--misses", action="store_true", help="list every miss and false hit")

@@ -37,14 +37,16 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from facefind.archive import Album  # noqa: E402
 from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
+from facefind.errors import (
+    ModelUnavailableError,  # noqa: E402
+    NoFaceError,  # noqa: E402
+)
 from facefind.faces import FaceEmbedder, l2_normalize  # noqa: E402
 from facefind.images import decode_photo  # noqa: E402
 from facefind.index import AlbumIndex, IndexBuilder, PhotoInfo  # noqa: E402
 from facefind.runtime import deepface  # noqa: E402
-from facefind.errors import ModelUnavailableError  # noqa: E402
-from facefind.semantic import PhotoTextModel  # noqa: E402
-from facefind.errors import NoFaceError  # noqa: E402
 from facefind.search import query_faces, search_faces  # noqa: E402
+from facefind.semantic import PhotoTextModel  # noqa: E402
 
 CANVAS = (4000, 3000)
 
@@ -53,7 +55,7 @@ class PeakRss:
     """Peak resident memory of this process and its children (facefind's helper process)
     while a block runs, sampled every 20 ms from /proc."""
 
-    def __enter__(self) -> "PeakRss":
+    def __enter__(self) -> PeakRss:
         self.peak = self._rss()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -206,9 +208,9 @@ def peer_index(data: bytes, folder: Path, placed: list[set[str]], cpus: int) -> 
     photos as facefind's. It reads files, so the album is written to a temporary folder (made
     of the shared test photos; deleted after). None where the CLI is not installed
     (`pip install --no-deps face-recognition-ng click`, for benchmarks only)."""
-    command = shutil.which("face_recognition", path=os.path.dirname(sys.executable)) or shutil.which(
-        "face_recognition"
-    )
+    command = shutil.which(
+        "face_recognition", path=os.path.dirname(sys.executable)
+    ) or shutil.which("face_recognition")
     if command is None:
         return None
     with tempfile.TemporaryDirectory(prefix="facefind-peer-") as work:
@@ -223,7 +225,9 @@ def peer_index(data: bytes, folder: Path, placed: list[set[str]], cpus: int) -> 
         started = time.perf_counter()
         result = subprocess.run(
             [command, "--cpus", str(cpus), str(known), str(unknown)],
-            capture_output=True, text=True, check=True,
+            capture_output=True,
+            text=True,
+            check=True,
         )
         seconds = time.perf_counter() - started
     found: dict[int, set[str]] = {}
@@ -309,7 +313,9 @@ def run(args: argparse.Namespace) -> dict:
         "facefind": measure(
             "facefind",
             lambda: IndexBuilder(embedder, photo_model).build(album),
-            placed, queries, compared,
+            placed,
+            queries,
+            compared,
         ),
         "baseline": None,
         "speedup": None,
@@ -324,7 +330,9 @@ def run(args: argparse.Namespace) -> dict:
         report["baseline"] = measure(
             "baseline",
             lambda: baseline_index(album, settings, compared, photo_model),
-            placed, queries, compared,
+            placed,
+            queries,
+            compared,
         )
         report["speedup"] = round(
             report["facefind"]["photos_per_s"] / report["baseline"]["photos_per_s"], 2
@@ -336,15 +344,20 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--photos", type=int, default=120)
     parser.add_argument(
-        "--baseline-photos", type=int, default=20,
+        "--baseline-photos",
+        type=int,
+        default=20,
         help="photos the slow per-photo loop indexes (0: skip it, e.g. for a memory run)",
     )
     parser.add_argument(
-        "--with-images", action="store_true",
+        "--with-images",
+        action="store_true",
         help="also compute UForm photo embeddings (where the UForm model is available)",
     )
     parser.add_argument(
-        "--no-peer", dest="peer", action="store_false",
+        "--no-peer",
+        dest="peer",
+        action="store_false",
         help="skip the face_recognition CLI (run where it is installed)",
     )
     parser.add_argument("--model", default="Dlib")

@@ -38,9 +38,7 @@ def synthetic_index(faces: int, people: np.ndarray, rng: np.random.Generator) ->
     chosen = rng.choice(photos, PLANTED_PHOTOS * (len(people) + 1), replace=False)
     groups, alone = chosen[:PLANTED_PHOTOS], chosen[PLANTED_PHOTOS:].reshape(len(people), -1)
     for number, person in enumerate(people):  # slightly changed, as in another photo
-        rows = np.concatenate(
-            [groups * FACES_PER_PHOTO + number, alone[number] * FACES_PER_PHOTO]
-        )
+        rows = np.concatenate([groups * FACES_PER_PHOTO + number, alone[number] * FACES_PER_PHOTO])
         noise = rng.standard_normal((len(rows), 128), dtype=np.float32) * 0.02
         embeddings[rows] = l2_normalize(person + noise)
     return AlbumIndex(
@@ -76,23 +74,36 @@ def crowd_case(rng: np.random.Generator, scale) -> dict:
     faces = l2_normalize(rng.standard_normal((40, 128), dtype=np.float32))
     people = l2_normalize(faces[:10] + 0.02 * rng.standard_normal((10, 128), dtype=np.float32))
     index = AlbumIndex(
-        model="Dlib", detector="dlib", settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo("class.jpg", 4000, 3000, 0)], thumbnails=[b""],
-        embeddings=faces, face_photo=np.zeros(40, dtype=np.int32),
-        boxes=np.zeros((40, 4), dtype=np.int32), confidences=np.ones(40, dtype=np.float32),
+        model="Dlib",
+        detector="dlib",
+        settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo("class.jpg", 4000, 3000, 0)],
+        thumbnails=[b""],
+        embeddings=faces,
+        face_photo=np.zeros(40, dtype=np.int32),
+        boxes=np.zeros((40, 4), dtype=np.int32),
+        confidences=np.ones(40, dtype=np.float32),
     )
     started = time.perf_counter()
     hits = search_faces(index, people, "all", min_score=0, scale=scale)
-    return {"faces": 40, "people": 10, "ms": round((time.perf_counter() - started) * 1000, 2),
-            "matched": len(hits[0].faces) if hits else 0}
+    return {
+        "faces": 40,
+        "people": 10,
+        "ms": round((time.perf_counter() - started) * 1000, 2),
+        "matched": len(hits[0].faces) if hits else 0,
+    }
 
 
 def grouping_case(index: AlbumIndex) -> dict:
     """People of the album without a query: blocked links + Chinese whispers, timed."""
     started = time.perf_counter()
     people = group_people(index)
-    return {"faces": index.face_count, "ms": round((time.perf_counter() - started) * 1000, 1),
-            "people": len(people.people), "others": people.others}
+    return {
+        "faces": index.face_count,
+        "ms": round((time.perf_counter() - started) * 1000, 1),
+        "people": len(people.people),
+        "others": people.others,
+    }
 
 
 def main() -> None:
@@ -100,7 +111,9 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument(
-        "--group-up-to", type=int, default=100_000,
+        "--group-up-to",
+        type=int,
+        default=100_000,
         help="time grouping into people on albums of at most this many faces",
     )
     parser.add_argument("--json", action="store_true")
@@ -118,16 +131,24 @@ def main() -> None:
                 runs = args.runs if size <= 100_000 else max(5, args.runs // 3)
                 figures = measure(index, people[:count], mode, runs, scale)
                 rows.append(
-                    {"faces": size, "people": count, "mode": mode,
-                     "index_mib": round(memory / 1024**2, 1), **figures}
+                    {
+                        "faces": size,
+                        "people": count,
+                        "mode": mode,
+                        "index_mib": round(memory / 1024**2, 1),
+                        **figures,
+                    }
                 )
         if size <= args.group_up_to:
             grouping.append(grouping_case(index))
     crowd = crowd_case(rng, scale)
     if args.json:
-        print(json.dumps(
-            {"cpu_count": os.cpu_count(), "rows": rows, "crowd": crowd, "grouping": grouping}, indent=1
-        ))
+        print(
+            json.dumps(
+                {"cpu_count": os.cpu_count(), "rows": rows, "crowd": crowd, "grouping": grouping},
+                indent=1,
+            )
+        )
         return
     print("| faces | people | mode | median ms | p95 ms | results | face arrays MiB |")
     print("|---:|---:|---|---:|---:|---:|---:|")

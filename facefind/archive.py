@@ -10,8 +10,9 @@ from __future__ import annotations
 import io
 import posixpath
 import zipfile
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO, Iterable, Iterator, Mapping, Union
+from typing import BinaryIO
 
 from .config import ArchiveLimits
 from .errors import ArchiveError, PhotoError
@@ -19,12 +20,24 @@ from .errors import ArchiveError, PhotoError
 #: File extensions read as photos (lower case). HEIC/HEIF/AVIF need pillow-heif / Pillow's AVIF.
 PHOTO_EXTENSIONS = frozenset(
     {
-        ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".webp", ".gif", ".bmp", ".dib",
-        ".tif", ".tiff", ".heic", ".heif", ".avif",
+        ".jpg",
+        ".jpeg",
+        ".jpe",
+        ".jfif",
+        ".png",
+        ".webp",
+        ".gif",
+        ".bmp",
+        ".dib",
+        ".tif",
+        ".tiff",
+        ".heic",
+        ".heif",
+        ".avif",
     }
 )
 
-AlbumSource = Union[bytes, bytearray, memoryview, BinaryIO]
+AlbumSource = bytes | bytearray | memoryview | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -120,7 +133,9 @@ class Album:
             if info.is_dir():
                 continue
             name = display_name(info)
-            reason = "a second file of the same name in the zip" if name in seen else junk_reason(name)
+            reason = (
+                "a second file of the same name in the zip" if name in seen else junk_reason(name)
+            )
             seen.add(name)
             if reason is None and info.flag_bits & 0x1:
                 reason = "password-protected"

@@ -13,8 +13,9 @@ import logging
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence, TextIO
+from typing import TextIO
 
 from . import __version__
 from .archive import Album
@@ -123,7 +124,10 @@ def run_describe(args: argparse.Namespace) -> int:
     progress = None if args.quiet else ProgressPrinter()
     add_photo_embeddings(index, _open_album(args.album), photo_model, progress)
     index.save(args.index)
-    print(f"{len(index.photos)} photos described by {index.photo_model} -> {args.index}", file=sys.stderr)
+    print(
+        f"{len(index.photos)} photos described by {index.photo_model} -> {args.index}",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -253,9 +257,11 @@ def _print_hits(hits: Sequence[PhotoHit], people: int, words: bool) -> None:
     for hit in hits:
         detail = ""
         if people > 1:
-            detail = "  (" + ", ".join(
-                f"person {face.person + 1}: {face.score:.0f}%" for face in hit.faces
-            ) + ")"
+            detail = (
+                "  ("
+                + ", ".join(f"person {face.person + 1}: {face.score:.0f}%" for face in hit.faces)
+                + ")"
+            )
         print(f"{hit.score:5.1f}%  {hit.name}{detail}")
 
 
@@ -274,14 +280,15 @@ UFORM_HELP = (
 
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
-        prog="python -m facefind", description="Find your photos in an album zip by face."
+        prog="facefind", description="Find your photos in an album zip by face."
     )
     main.add_argument("--version", action="version", version=f"facefind {__version__}")
     commands = main.add_subparsers(dest="command", required=True)
 
     def face_options(command: argparse.ArgumentParser) -> None:
         command.add_argument(
-            "--model", choices=FACE_MODELS,
+            "--model",
+            choices=FACE_MODELS,
             help=f"face model (default {DEFAULT_FACE_MODEL}; Facenet downloads its weights once)",
         )
         command.add_argument(
@@ -293,7 +300,8 @@ def parser() -> argparse.ArgumentParser:
             "--min-confidence", type=float, help="drop faces the detector is less sure of (0-1)"
         )
         command.add_argument(
-            "--thorough", action="store_true",
+            "--thorough",
+            action="store_true",
             help="photos where no face is found get a second look with dlib's slower CNN "
             "detector (turned and dark faces; about 3 s for each such photo)",
         )
@@ -320,9 +328,7 @@ def parser() -> argparse.ArgumentParser:
 
     search = commands.add_parser("search", help="find photos of one or more people")
     search.add_argument("album", help="the album .zip, or an index made by 'index'")
-    search.add_argument(
-        "--face", action="append", help="a photo of a person (repeat for more)"
-    )
+    search.add_argument("--face", action="append", help="a photo of a person (repeat for more)")
     search.add_argument(
         "--text", help="describe the photo; with --face, ranks the photos of those people"
     )
@@ -330,19 +336,26 @@ def parser() -> argparse.ArgumentParser:
         "--top", type=int, default=20, help="how many photos a --text search returns (default 20)"
     )
     search.add_argument(
-        "--match", choices=("any", "all"), default="any",
+        "--match",
+        choices=("any", "all"),
+        default="any",
         help="any: photos with at least one of the people; all: photos with every one",
     )
     search.add_argument(
-        "--min-score", type=float, default=DEFAULT_MIN_SCORE,
+        "--min-score",
+        type=float,
+        default=DEFAULT_MIN_SCORE,
         help="similarity bar in percent (50 = the model's own same-person threshold)",
     )
     search.add_argument(
-        "--all-faces", action="store_true",
+        "--all-faces",
+        action="store_true",
         help="search for every face of the query photos, not only the largest",
     )
     search.add_argument(
-        "--no-expand", dest="expand", action="store_false",
+        "--no-expand",
+        dest="expand",
+        action="store_false",
         help="do not search again with the album faces it is sure of (query expansion)",
     )
     search.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -352,11 +365,14 @@ def parser() -> argparse.ArgumentParser:
     people = commands.add_parser("people", help="everyone in the album, grouped by face")
     people.add_argument("album", help="the album .zip, or an index made by 'index'")
     people.add_argument(
-        "--min-photos", type=int, default=2,
+        "--min-photos",
+        type=int,
+        default=2,
         help="show people seen in at least this many photos (default 2)",
     )
     people.add_argument(
-        "--export", metavar="OUT.zip",
+        "--export",
+        metavar="OUT.zip",
         help="write a zip with one folder per person holding their original photos",
     )
     people.add_argument("--album-zip", help="with an index and --export: the album's zip")

@@ -37,6 +37,7 @@ def preferred_detector(model: str) -> str:
     """The detector to use with `model` when the user names none."""
     return PREFERRED_DETECTORS.get(model, DEFAULT_DETECTOR)
 
+
 EMBEDDING_SIZE = 128
 
 

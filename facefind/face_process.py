@@ -21,9 +21,10 @@ import subprocess
 import sys
 import threading
 from collections import deque
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class FaceEmbeddingProcess:
             self._helper.close()
             self._helper = None
 
-    def __enter__(self) -> "FaceEmbeddingProcess":
+    def __enter__(self) -> FaceEmbeddingProcess:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -211,6 +212,7 @@ def serve(model_name: str, requests: BinaryIO, replies: BinaryIO) -> None:
             crops = pickle.load(requests)
         except EOFError:
             return
+        reply: tuple[bool, object]
         try:
             reply = (True, embed_crops(crops, model_name))
         except Exception as error:

@@ -11,8 +11,8 @@ import dataclasses
 import logging
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import cv2
 import numpy as np
@@ -22,10 +22,10 @@ from .config import (
     CHIP_MODELS,
     DEFAULT_DETECTOR,
     DETECTORS,
-    OFFLINE_DETECTORS,
     EMBEDDING_SIZE,
     FACE_MODELS,
     FALLBACK_FACE_MODEL,
+    OFFLINE_DETECTORS,
     FaceSettings,
     ImageLimits,
 )
@@ -98,10 +98,11 @@ _DAMAGED = re.compile(
 
 def _messages(error: BaseException) -> str:
     """The error's message and those of the errors it was raised from (DeepFace wraps them)."""
-    messages = []
-    while error is not None and len(messages) < 5:
-        messages.append(str(error))
-        error = error.__cause__ or error.__context__
+    messages: list[str] = []
+    current: BaseException | None = error
+    while current is not None and len(messages) < 5:
+        messages.append(str(current))
+        current = current.__cause__ or current.__context__
     return " | ".join(messages)
 
 
@@ -290,7 +291,10 @@ class FaceEmbedder:
             shape = self._dlib_tools.landmarks(scan.pixels, found.box)
             x, y, width, height = found.box
             region = FacialAreaRegion(
-                x=x, y=y, w=width, h=height,
+                x=x,
+                y=y,
+                w=width,
+                h=height,
                 left_eye=_midpoint(shape.part(0), shape.part(1)),
                 right_eye=_midpoint(shape.part(2), shape.part(3)),
                 confidence=found.confidence,
@@ -324,7 +328,9 @@ class FaceEmbedder:
         else:
             crop = self._deepface_crop(region, photo)[:, :, ::-1] / 255
         return DetectedFace(
-            crop=crop, box=box, confidence=float(region.confidence or 0.0)  # type: ignore[arg-type]
+            crop=crop,
+            box=box,
+            confidence=float(region.confidence or 0.0),
         )
 
     def _deepface_crop(self, region, photo: DecodedPhoto) -> np.ndarray:
@@ -354,5 +360,5 @@ class FaceEmbedder:
         vectors = self.embed([face.crop for face in detected])
         return [
             Face(box=face.box, confidence=face.confidence, embedding=vector)
-            for face, vector in zip(detected, vectors)
+            for face, vector in zip(detected, vectors, strict=True)
         ]

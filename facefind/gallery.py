@@ -6,11 +6,11 @@ Kept out of the app so the app stays a thin layer of widgets, and so they can be
 from __future__ import annotations
 
 import io
-from typing import Sequence
+from collections.abc import Sequence
 
 from PIL import Image, ImageDraw, ImageOps
 
-from .faces import Box, Face
+from .faces import Box
 from .images import decode_photo
 from .index import AlbumIndex
 from .search import PhotoHit

@@ -47,7 +47,7 @@ class DecodedPhoto:
     def scale(self) -> float:
         return self.pixels.shape[1] / self.width
 
-    def shrunk(self, max_side: int) -> "DecodedPhoto":
+    def shrunk(self, max_side: int) -> DecodedPhoto:
         """The same photo with its pixels shrunk (area averaging) to at most `max_side`."""
         return DecodedPhoto(fit_within(self.pixels, max_side), self.width, self.height)
 

@@ -14,10 +14,11 @@ import os
 import tempfile
 import zipfile
 from collections import deque
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, Union
+from typing import Any, BinaryIO, cast
 
 import numpy as np
 
@@ -84,7 +85,7 @@ class AlbumIndex:
                 return number
         raise KeyError(name)
 
-    def save(self, path: Union[str, Path, BinaryIO]) -> None:
+    def save(self, path: str | Path | BinaryIO) -> None:
         """Write the index to one .npz file. Only when the user asks: it holds biometric data."""
         thumbs = np.frombuffer(b"".join(self.thumbnails), dtype=np.uint8)
         offsets = np.cumsum([0] + [len(thumb) for thumb in self.thumbnails], dtype=np.int64)
@@ -116,7 +117,7 @@ class AlbumIndex:
         )
 
     @classmethod
-    def load(cls, path: Union[str, Path, BinaryIO], model: str | None = None) -> "AlbumIndex":
+    def load(cls, path: str | Path | BinaryIO, model: str | None = None) -> AlbumIndex:
         """Read an index file, refusing a damaged one or one made with another model."""
         try:
             with np.load(path, allow_pickle=False) as arrays:
@@ -147,7 +148,7 @@ def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
     )
     try:
         with handle:
-            write(handle)
+            write(cast(BinaryIO, handle))
         os.replace(handle.name, path)
     except BaseException:
         Path(handle.name).unlink(missing_ok=True)
@@ -168,7 +169,9 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             detector=meta["detector"],
             settings=FaceSettings(**meta["settings"]),
             photos=[PhotoInfo(**photo) for photo in meta["photos"]],
-            thumbnails=[blob[start:end] for start, end in zip(offsets[:-1], offsets[1:])],
+            thumbnails=[
+                blob[start:end] for start, end in zip(offsets[:-1], offsets[1:], strict=True)
+            ],
             embeddings=data["embeddings"].astype(np.float32, copy=False),
             face_photo=data["face_photo"].astype(np.int32, copy=False),
             boxes=data["boxes"].astype(np.int32, copy=False),
@@ -199,9 +202,14 @@ def _check_consistent(index: AlbumIndex, path: object) -> None:
         and len(index.thumbnails) == len(index.photos)
         and (
             index.photo_embeddings is None
-            or (index.photo_embeddings.ndim == 2 and len(index.photo_embeddings) == len(index.photos))
+            or (
+                index.photo_embeddings.ndim == 2
+                and len(index.photo_embeddings) == len(index.photos)
+            )
         )
-        and (faces == 0 or 0 <= index.face_photo.min() <= index.face_photo.max() < len(index.photos))
+        and (
+            faces == 0 or 0 <= index.face_photo.min() <= index.face_photo.max() < len(index.photos)
+        )
     )
     if not consistent:
         raise IndexFileError(f"{path} is damaged: its parts do not fit together.")
@@ -229,8 +237,8 @@ class _Batched:
     def __init__(
         self,
         size: int,
-        run: Callable[[list], object],
-        finish: Callable[[object], np.ndarray] = np.asarray,
+        run: Callable[[list], Any],
+        finish: Callable[[Any], np.ndarray] = np.asarray,
         ahead: int = 4,
     ) -> None:
         self.size, self.run, self.finish, self.ahead = size, run, finish, ahead
@@ -267,8 +275,14 @@ class _Batched:
 
 
 def _photo_batches(photo_model: PhotoTextModel | None) -> _Batched:
-    """UForm image-encoder calls of 16 prepared photos at a time."""
-    return _Batched(16, lambda inputs: photo_model.embed_images(np.stack(inputs)))
+    """UForm image-encoder calls of 16 prepared photos at a time (none are added without a
+    model)."""
+
+    def run(inputs: list) -> np.ndarray:
+        assert photo_model is not None
+        return photo_model.embed_images(np.stack(inputs))
+
+    return _Batched(16, run)
 
 
 class IndexBuilder:
@@ -443,7 +457,7 @@ def add_photo_embeddings(
 
 
 def build_index(
-    source: Union[Album, bytes, BinaryIO],
+    source: Album | bytes | BinaryIO,
     settings: FaceSettings | None = None,
     progress: Progress | None = None,
     embedder: FaceEmbedder | None = None,
@@ -455,7 +469,7 @@ def build_index(
     return IndexBuilder(embedder, photo_model).build(album, progress)
 
 
-def is_index_file(path: Union[str, Path]) -> bool:
+def is_index_file(path: str | Path) -> bool:
     """True for a saved facefind index (an .npz), False for anything else, e.g. an album zip."""
     try:
         with zipfile.ZipFile(path) as archive:

@@ -104,7 +104,9 @@ def merge(people: People, chosen: list[int]) -> People:
     return People(tuple(rest), people.others)
 
 
-def person_hits(index: AlbumIndex, person: Person, scale: ScoreScale | None = None) -> list[PhotoHit]:
+def person_hits(
+    index: AlbumIndex, person: Person, scale: ScoreScale | None = None
+) -> list[PhotoHit]:
     """The person's photos as results, their face outlined, each scored by how like the
     person as a whole (`person_query`) that face is; best first."""
     scale = scale or ScoreScale(index.model)

@@ -80,7 +80,7 @@ def link_dlib_weights(folder: Path | None = None) -> list[str]:
     return present
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def deepface() -> ModuleType:
     """Import DeepFace once, configured for facefind (ONNX engine, quiet logs, Dlib weights)."""
     os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")

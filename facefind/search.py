@@ -8,8 +8,9 @@ person", 0-49 = "not", and the default bar of 50% is the model's own verificatio
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 
@@ -160,7 +161,7 @@ def search_faces(
     keep = passing.all(axis=1) if mode == "all" else passing.any(axis=1)
     hits = []
     for group in np.flatnonzero(keep):
-        rows = np.arange(starts[group], _group_end(starts, group, index.face_count))
+        rows = np.arange(starts[group], _group_end(starts, int(group), index.face_count))
         hit = _photo_hit(index, rows, similarity[rows], cut, mode, scale)
         if hit is not None:
             hits.append(hit)
@@ -226,13 +227,15 @@ def _photo_hit(
     scale: ScoreScale,
 ) -> PhotoHit | None:
     people = range(similarity.shape[1])
+    chosen: dict[int, int]
     if mode == "any":
-        chosen = {p: int(np.argmax(similarity[:, p])) for p in people}
-        chosen = {p: face for p, face in chosen.items() if similarity[face, p] >= cut}
+        best = {p: int(np.argmax(similarity[:, p])) for p in people}
+        chosen = {p: face for p, face in best.items() if similarity[face, p] >= cut}
     else:
-        chosen = distinct_assignment(similarity, cut)
-        if chosen is None:
+        assignment = distinct_assignment(similarity, cut)
+        if assignment is None:
             return None
+        chosen = assignment
     faces = tuple(
         FaceHit(
             person=p,
@@ -322,7 +325,9 @@ def rank_photos(
     if top is not None:
         order = order[:top]
     return [
-        PhotoHit(photo=int(number), name=index.photos[number].name, score=float(scores[number]), faces=())
+        PhotoHit(
+            photo=int(number), name=index.photos[number].name, score=float(scores[number]), faces=()
+        )
         for number in order
     ]
 
@@ -347,7 +352,7 @@ def text_search(
 
 
 def similar_photos(index: AlbumIndex, photo: int, top: int | None = 20) -> list[PhotoHit]:
-    """"More like this": the album's photos most like photo number `photo`, itself excluded."""
+    """ "More like this": the album's photos most like photo number `photo`, itself excluded."""
     embeddings = _photo_embeddings(index, None)
     return rank_photos(index, embeddings[photo], top, exclude=[photo])
 
@@ -355,7 +360,7 @@ def similar_photos(index: AlbumIndex, photo: int, top: int | None = 20) -> list[
 def similar_to_picture(
     index: AlbumIndex, photo_model: PhotoTextModel, picture: bytes, top: int | None = 20
 ) -> list[PhotoHit]:
-    """"More like this" for an uploaded picture that is not in the album."""
+    """ "More like this" for an uploaded picture that is not in the album."""
     _photo_embeddings(index, photo_model)
     query = photo_model.embed_photos([decode_photo(picture, 512).pixels])[0]
     return rank_photos(index, query, top)

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -118,7 +118,7 @@ class PhotoTextModel:
         return preprocess, image_encoder, text, text_encoder
 
     @property
-    def preprocess(self) -> "ImagePreprocessor":
+    def preprocess(self) -> ImagePreprocessor:
         self.load()
         assert self._loaded is not None
         return self._loaded[0]
@@ -128,7 +128,9 @@ class PhotoTextModel:
         self.load()
         assert self._loaded is not None
         _, encoder, _, _ = self._loaded
-        embeddings = encoder.encode(np.ascontiguousarray(batch, dtype=np.float32), return_features=False)
+        embeddings = encoder.encode(
+            np.ascontiguousarray(batch, dtype=np.float32), return_features=False
+        )
         return l2_normalize(embeddings)
 
     def embed_photos(self, photos: Sequence[np.ndarray]) -> np.ndarray:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .conftest import solid_jpeg, zip_bytes
+from .builders import solid_jpeg, zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSON01 = ["img1.jpg", "img2.jpg", "img5.jpg"]
@@ -65,7 +65,9 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     assert metrics(app) == {"Photos": "8", "Faces found": "8", "Files skipped": "1"}
     indexed = app.session_state["album"]
 
-    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(
+        ("me.jpg", all_photos["img4.jpg"], "image/jpeg")
+    )
     app.run()
     assert not app.exception
     ticked = [checkbox.value for checkbox in app.checkbox]
@@ -96,7 +98,9 @@ def test_selfie_from_the_camera_and_a_photo_without_a_face(album_files, all_phot
     upload_album(app, album_files)
     app.toggle(key="use-camera").set_value(True).run()
     app.camera_input(key="selfie").set_value(("selfie.jpg", all_photos["img2.jpg"], "image/jpeg"))
-    app.file_uploader(key="query-photos").set_value(("sky.jpg", solid_jpeg((90, 140, 220)), "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(
+        ("sky.jpg", solid_jpeg((90, 140, 220)), "image/jpeg")
+    )
     app.run()
     assert not app.exception
     assert any("No face found in sky.jpg" in warning.value for warning in app.warning)
@@ -106,7 +110,9 @@ def test_selfie_from_the_camera_and_a_photo_without_a_face(album_files, all_phot
 def test_two_people_together(album_files, all_photos) -> None:
     app = start_app()
     upload_album(app, album_files)
-    app.file_uploader(key="query-photos").set_value(("us.jpg", all_photos["couple.jpg"], "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(
+        ("us.jpg", all_photos["couple.jpg"], "image/jpeg")
+    )
     app.run()
     for checkbox in app.checkbox:
         checkbox.check()
@@ -121,7 +127,9 @@ def test_two_people_together(album_files, all_photos) -> None:
 def test_text_search_tab(album_files) -> None:
     app = start_app()
     upload_album(app, album_files)
-    app.file_uploader(key="like-picture").set_value(("pic.jpg", solid_jpeg((200, 40, 40)), "image/jpeg"))
+    app.file_uploader(key="like-picture").set_value(
+        ("pic.jpg", solid_jpeg((200, 40, 40)), "image/jpeg")
+    )
     app.run()
     assert shown_photos(app)[0] == "race/red.jpg", "more like an uploaded picture"
     app.text_input[0].input("red").run()
@@ -162,7 +170,9 @@ def test_a_new_album_with_the_same_names_never_gets_the_old_albums_bytes(all_pho
     second = {"race/a.jpg": all_photos["img5.jpg"], "race/b.jpg": all_photos["img6.jpg"]}
     app = start_app()
     upload_album(app, first)
-    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(
+        ("me.jpg", all_photos["img4.jpg"], "image/jpeg")
+    )
     app.run()
     app.button(key="faces-prepare").click().run()
     assert app.session_state["album"].download is not None
@@ -176,13 +186,19 @@ def test_a_new_album_with_the_same_names_never_gets_the_old_albums_bytes(all_pho
         assert {name: archive.read(name) for name in archive.namelist()} == second
 
 
-def test_more_like_this_and_face_results_do_not_outlive_their_album_or_query(album_files, all_photos) -> None:
+def test_more_like_this_and_face_results_do_not_outlive_their_album_or_query(
+    album_files, all_photos
+) -> None:
     app = start_app()
     upload_album(app, album_files)
-    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(
+        ("me.jpg", all_photos["img4.jpg"], "image/jpeg")
+    )
     app.text_input[0].input("red").run()
     last = len(app.session_state["album"].index.photos) - 1
-    app.button(key=f"text-like-{app.session_state['album'].index.photo_id('race/red.jpg')}").click().run()
+    app.button(
+        key=f"text-like-{app.session_state['album'].index.photo_id('race/red.jpg')}"
+    ).click().run()
     assert app.session_state["album"].like is not None
     assert any("Only photos of the people chosen" in box.label for box in app.checkbox)
     app.file_uploader(key="query-photos").set_value([]).run()  # the query photo removed
@@ -198,7 +214,10 @@ def test_the_same_query_photo_twice_is_shown_once(album_files, all_photos) -> No
     app = start_app()
     upload_album(app, album_files)
     app.file_uploader(key="query-photos").set_value(
-        [("me.jpg", all_photos["img4.jpg"], "image/jpeg"), ("me again.jpg", all_photos["img4.jpg"], "image/jpeg")]
+        [
+            ("me.jpg", all_photos["img4.jpg"], "image/jpeg"),
+            ("me again.jpg", all_photos["img4.jpg"], "image/jpeg"),
+        ]
     )
     app.run()
     assert not app.exception
@@ -211,19 +230,28 @@ def test_the_same_query_photo_twice_is_shown_once(album_files, all_photos) -> No
 def test_what_the_screen_says(album_files, all_photos) -> None:
     app = start_app()
     upload_album(app, album_files)
-    assert any("In use: the Dlib face model, the dlib detector" in c.value for c in app.sidebar.caption)
+    assert any(
+        "In use: the Dlib face model, the dlib detector" in c.value for c in app.sidebar.caption
+    )
     app.file_uploader(key="query-photos").set_value(
-        [("broken.jpg", all_photos["img4.jpg"][:300], "image/jpeg"), ("us.jpg", all_photos["couple.jpg"], "image/jpeg")]
+        [
+            ("broken.jpg", all_photos["img4.jpg"][:300], "image/jpeg"),
+            ("us.jpg", all_photos["couple.jpg"], "image/jpeg"),
+        ]
     )
     app.run()
-    assert any(w.value.startswith("Cannot use broken.jpg:") for w in app.warning), [w.value for w in app.warning]
+    assert any(w.value.startswith("Cannot use broken.jpg:") for w in app.warning), [
+        w.value for w in app.warning
+    ]
     for checkbox in app.checkbox:
         checkbox.check()
     app.run()
     app.radio(key="mode").set_value("all of them together").run()
     assert shown_photos(app) == ["race/couple.jpg"]
     assert any(markdown.value == "**1 photo**" for markdown in app.markdown), "not '1 photos'"
-    app.file_uploader(key="query-photos").set_value(("us.jpg", all_photos["couple.jpg"], "image/jpeg")).run()
+    app.file_uploader(key="query-photos").set_value(
+        ("us.jpg", all_photos["couple.jpg"], "image/jpeg")
+    ).run()
     for checkbox in app.checkbox:
         checkbox.check()
     app.run()
@@ -234,7 +262,9 @@ def test_what_the_screen_says(album_files, all_photos) -> None:
 def test_a_refused_album_leaves_no_progress_bar_behind() -> None:
     app = start_app()
     choose_model(app)
-    app.sidebar.file_uploader[0].set_value(("data.zip", zip_bytes({"notes.txt": b"x"}), "application/zip"))
+    app.sidebar.file_uploader[0].set_value(
+        ("data.zip", zip_bytes({"notes.txt": b"x"}), "application/zip")
+    )
     app.run()
     assert any("no photos" in error.value for error in app.error)
     assert not app.get("progress"), "no 'Indexing 0 photos' bar left on the page"
@@ -243,7 +273,9 @@ def test_a_refused_album_leaves_no_progress_bar_behind() -> None:
 # --- People (issue 14) -------------------------------------------------------------------------
 
 
-def test_people_tab_shows_everyone_and_a_persons_photos_for_download(album_files, all_photos) -> None:
+def test_people_tab_shows_everyone_and_a_persons_photos_for_download(
+    album_files, all_photos
+) -> None:
     app = start_app()
     upload_album(app, album_files)
     people = app.session_state["album"].people
@@ -263,7 +295,9 @@ def test_people_tab_shows_everyone_and_a_persons_photos_for_download(album_files
 
 
 def test_two_people_can_be_merged_for_this_session(all_photos) -> None:
-    files = {f"{name}": all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img17.jpg")}
+    files = {
+        f"{name}": all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img17.jpg")
+    }
     app = start_app()
     upload_album(app, files)
     people = app.session_state["album"].people

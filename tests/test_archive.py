@@ -11,9 +11,7 @@ from facefind.archive import Album
 from facefind.config import ArchiveLimits
 from facefind.errors import ArchiveError, PhotoError
 
-from .conftest import zip_bytes
-
-JPEG_MAGIC = b"\xff\xd8\xff\xe0" + b"\0" * 100
+from .builders import JPEG_MAGIC, legacy_named_zip, set_entry_flags, zip_bytes
 
 
 def test_walks_nested_folders_and_reports_every_skipped_entry() -> None:
@@ -49,30 +47,6 @@ def test_reads_from_bytes_and_file_objects_without_extracting() -> None:
         assert album.read(album.photos[0]) == JPEG_MAGIC
 
 
-def legacy_named_zip(raw_names: list[bytes]) -> bytes:
-    """A zip whose names are raw bytes without the UTF-8 flag, as old Windows tools write them.
-
-    zipfile always writes non-ASCII names as flagged UTF-8, so ASCII placeholders of the same
-    length are written and then replaced by the raw bytes.
-    """
-    placeholders = [f"{n:0{len(raw)}d}".encode() for n, raw in enumerate(raw_names)]
-    data = zip_bytes({placeholder.decode(): JPEG_MAGIC for placeholder in placeholders})
-    for placeholder, raw in zip(placeholders, raw_names):
-        data = data.replace(placeholder, raw)
-    return data
-
-
-def set_entry_flags(data: bytes, flags: int) -> bytes:
-    """Set general-purpose flag bits on every entry (local and central headers)."""
-    patched = bytearray(data)
-    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
-        start = patched.find(signature)
-        while start != -1:
-            patched[start + offset] |= flags
-            start = patched.find(signature, start + 4)
-    return bytes(patched)
-
-
 def test_non_ascii_names_utf8_flagged_and_legacy_encodings() -> None:
     flagged = Album(zip_bytes({"Zoë/café 写真.jpg": JPEG_MAGIC}))  # zipfile sets the UTF-8 flag
     assert [photo.name for photo in flagged.photos] == ["Zoë/café 写真.jpg"]
@@ -80,7 +54,7 @@ def test_non_ascii_names_utf8_flagged_and_legacy_encodings() -> None:
         legacy_named_zip(
             [
                 "写真/運動会.jpg".encode("shift_jis"),  # Windows, Japanese
-                "München.jpg".encode("utf-8"),  # macOS/Linux tools without the flag
+                "München.jpg".encode(),  # macOS/Linux tools without the flag
                 "caf\x82.jpg".encode("latin-1"),  # real cp437: é
             ]
         )
@@ -146,8 +120,15 @@ def test_duplicate_names_keep_the_first_and_report_the_second() -> None:
 
 
 def test_results_zip_holds_the_original_bytes_and_names() -> None:
-    files = {"race/Zoë.jpg": JPEG_MAGIC + b"z", "race/b.jpg": JPEG_MAGIC + b"b", "c.jpg": JPEG_MAGIC}
+    files = {
+        "race/Zoë.jpg": JPEG_MAGIC + b"z",
+        "race/b.jpg": JPEG_MAGIC + b"b",
+        "c.jpg": JPEG_MAGIC,
+    }
     album = Album(zip_bytes(files))
     chosen = Album(album.zip_of(["race/b.jpg", "race/Zoë.jpg"]))
     assert [photo.name for photo in chosen.photos] == ["race/b.jpg", "race/Zoë.jpg"]
-    assert [chosen.read(photo) for photo in chosen.photos] == [files["race/b.jpg"], files["race/Zoë.jpg"]]
+    assert [chosen.read(photo) for photo in chosen.photos] == [
+        files["race/b.jpg"],
+        files["race/Zoë.jpg"],
+    ]

@@ -23,9 +23,8 @@ from facefind.errors import ArchiveError, NoFaceError
 from facefind.index import build_index
 from facefind.search import query_faces, search_faces, stack_embeddings
 
-from .conftest import TEST_SETTINGS, solid_jpeg, zip_bytes
-from .test_archive import legacy_named_zip, set_entry_flags
-from .test_images import png_header_only
+from .builders import legacy_named_zip, png_header_only, set_entry_flags, solid_jpeg, zip_bytes
+from .conftest import TEST_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,9 +88,15 @@ def archive_cases(all_photos: dict[str, bytes]) -> list[Case]:
     many["good.jpg"] = good
     return [
         Case("jpeg renamed .zip", good, error="not a zip archive"),
-        Case("random bytes", bytes(rng.randrange(256) for _ in range(5000)), error="not a zip archive"),
+        Case(
+            "random bytes",
+            bytes(rng.randrange(256) for _ in range(5000)),
+            error="not a zip archive",
+        ),
         Case("empty file", b"", error="not a zip archive"),
-        Case("truncated zip", zip_bytes({"a.jpg": good})[: len(good) // 2], error="not a zip archive"),
+        Case(
+            "truncated zip", zip_bytes({"a.jpg": good})[: len(good) // 2], error="not a zip archive"
+        ),
         Case(
             "encrypted",
             set_entry_flags(zip_bytes({"a.jpg": good}), 0x1),
@@ -127,7 +132,9 @@ def archive_cases(all_photos: dict[str, bytes]) -> list[Case]:
         ),
         Case(
             "cp437 and Shift-JIS names",
-            legacy_named_zip(["写真/運動会.jpg".encode("shift_jis"), "caf\x82.jpg".encode("latin-1")]),
+            legacy_named_zip(
+                ["写真/運動会.jpg".encode("shift_jis"), "caf\x82.jpg".encode("latin-1")]
+            ),
             skipped={"写真/運動会.jpg": "not an image", "café.jpg": "not an image"},
         ),
         Case("empty zip", zip_bytes({}), error="no photos"),
@@ -214,7 +221,9 @@ def test_good_photos_of_every_kind_are_found(photo_index, embedder, all_photos) 
     assert {"animated.gif", "photo.webp"} <= found
     assert not found & {"no-face.jpg", "20x20.jpg", "palette.png"}
     faces = np.bincount(photo_index.face_photo, minlength=len(photo_index.photos))
-    per_photo = {info.name: int(count) for info, count in zip(photo_index.photos, faces)}
+    per_photo = {
+        info.name: int(count) for info, count in zip(photo_index.photos, faces, strict=True)
+    }
     assert per_photo["grey.jpg"] >= 1 and per_photo["16-bit.png"] >= 1
     assert per_photo["class-photo.jpg"] >= 25, "most of the 40 small faces are found"
 
@@ -243,9 +252,23 @@ def test_cli_on_every_case(cases: list[Case], tmp_path: Path) -> None:
         album = tmp_path / f"case{number}.zip"
         album.write_bytes(case.album)
         result = subprocess.run(
-            [sys.executable, "-m", "facefind", "index", str(album), "--model", "Dlib",
-             "--no-text", "--quiet", "-o", str(tmp_path / f"case{number}.facefind")],
-            capture_output=True, text=True, env=env, timeout=600,
+            [
+                sys.executable,
+                "-m",
+                "facefind",
+                "index",
+                str(album),
+                "--model",
+                "Dlib",
+                "--no-text",
+                "--quiet",
+                "-o",
+                str(tmp_path / f"case{number}.facefind"),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=600,
         )
         assert "Traceback" not in result.stderr, case.name
         if case.error:

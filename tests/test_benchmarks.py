@@ -14,12 +14,20 @@ ROOT = Path(__file__).resolve().parent.parent
 def test_search_benchmark_runs_on_a_tiny_album() -> None:
     result = subprocess.run(
         [sys.executable, "benchmarks/bench_search.py", "--sizes", "2000", "--runs", "2", "--json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=300,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     rows = json.loads(result.stdout)["rows"]
     assert [(row["people"], row["mode"]) for row in rows] == [
-        (1, "any"), (1, "all"), (3, "any"), (3, "all"), (5, "any"), (5, "all"),
+        (1, "any"),
+        (1, "all"),
+        (3, "any"),
+        (3, "all"),
+        (5, "any"),
+        (5, "all"),
     ]
     # Each person is planted alone in 40 photos and all together in 40 more.
     assert [row["results"] for row in rows] == [80, 80, 160, 40, 240, 40]
@@ -34,10 +42,23 @@ def test_search_benchmark_runs_on_a_tiny_album() -> None:
 def test_index_benchmark_runs_on_a_tiny_album(faces_dir, tiny_uform) -> None:
     result = subprocess.run(
         [
-            sys.executable, "benchmarks/bench_index.py", "--photos", "2", "--baseline-photos", "1",
-            "--detector", "opencv", "--faces", str(faces_dir), "--with-images", "--json",
+            sys.executable,
+            "benchmarks/bench_index.py",
+            "--photos",
+            "2",
+            "--baseline-photos",
+            "1",
+            "--detector",
+            "opencv",
+            "--faces",
+            str(faces_dir),
+            "--with-images",
+            "--json",
         ],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
         env={**os.environ, "FACEFIND_UFORM_MODEL": str(tiny_uform)},
     )
     assert result.returncode == 0, result.stderr
@@ -56,16 +77,34 @@ def test_accuracy_benchmark_runs_on_a_tiny_labelled_album(faces_dir, tmp_path: P
     """A user's labelled album: one photo per person held out as the query, the rest searched."""
     album = tmp_path / "album"
     album.mkdir()
-    truth = {"img1.jpg": "person01", "img2.jpg": "person01", "img4.jpg": "person01",
-             "img16.jpg": "person06", "img17.jpg": "person06", "img59.jpg": "person06"}
+    truth = {
+        "img1.jpg": "person01",
+        "img2.jpg": "person01",
+        "img4.jpg": "person01",
+        "img16.jpg": "person06",
+        "img17.jpg": "person06",
+        "img59.jpg": "person06",
+    }
     for name in [*truth, "img20.jpg"]:  # img20: someone else, unlabelled (a distractor)
         (album / name).write_bytes((faces_dir / name).read_bytes())
     csv_file = tmp_path / "truth.csv"
     csv_file.write_text("file,person\n" + "".join(f"{n},{p}\n" for n, p in truth.items()))
     result = subprocess.run(
-        [sys.executable, "benchmarks/bench_accuracy.py", "--suite", "", "--album", str(album),
-         "--truth", str(csv_file), "--json"],
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
+        [
+            sys.executable,
+            "benchmarks/bench_accuracy.py",
+            "--suite",
+            "",
+            "--album",
+            str(album),
+            "--truth",
+            str(csv_file),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
     )
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)

@@ -3,27 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import zip_bytes
+from .builders import facefind, zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSON01 = ["img1.jpg", "img2.jpg", "img4.jpg", "img11.jpg"]
 PERSON06 = ["img16.jpg", "img17.jpg", "img61.jpg"]
 OTHERS = ["img20.jpg", "img29.jpg", "img33.jpg"]
-
-
-def facefind(*args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run(
-        [sys.executable, "-m", "facefind", *args],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -84,7 +73,9 @@ def test_search_all_needs_every_person(index_file: Path, faces_dir: Path) -> Non
 
 
 def test_search_a_zip_directly_with_human_output(album: Path, faces_dir: Path) -> None:
-    result = facefind("search", str(album), "--face", str(faces_dir / "img62.jpg"), "--model", "Dlib")
+    result = facefind(
+        "search", str(album), "--face", str(faces_dir / "img62.jpg"), "--model", "Dlib"
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.strip().splitlines()
     assert {line.split()[-1] for line in lines} == {f"race/{name}" for name in PERSON06}
@@ -98,7 +89,10 @@ def test_errors_are_messages_with_exit_code_2(index_file: Path, tmp_path: Path) 
     Image.new("RGB", (300, 200), (90, 140, 220)).save(sky)
     no_face = facefind("search", str(index_file), "--face", str(sky))
     assert no_face.returncode == 2
-    assert no_face.stderr.startswith("facefind: No face found in") and "Traceback" not in no_face.stderr
+    assert (
+        no_face.stderr.startswith("facefind: No face found in")
+        and "Traceback" not in no_face.stderr
+    )
     not_zip = tmp_path / "album.zip"
     not_zip.write_bytes(b"this is not a zip")
     bad_album = facefind("search", str(not_zip), "--face", str(sky), "--model", "Dlib")
@@ -110,6 +104,8 @@ def test_errors_are_messages_with_exit_code_2(index_file: Path, tmp_path: Path) 
 
 
 def test_no_match_hint_fits_the_search(index_file: Path, faces_dir: Path) -> None:
-    result = facefind("search", str(index_file), "--face", str(faces_dir / "img1.jpg"), "--min-score", "100.5")
+    result = facefind(
+        "search", str(index_file), "--face", str(faces_dir / "img1.jpg"), "--min-score", "100.5"
+    )
     assert result.returncode == 0 and result.stdout == ""
     assert "No photo matched. Try a lower --min-score." in result.stderr  # no "other words"

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facefind.archive import Album
 from facefind.face_process import FaceEmbeddingProcess
 from facefind.faces import FaceEmbedder
 from facefind.index import IndexBuilder
-from facefind.archive import Album
 
-from .conftest import zip_bytes
+from .builders import process_exists, zip_bytes
 
 PROJECT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ def test_the_helper_embeds_like_this_process(embedder: FaceEmbedder, crops) -> N
         assert pid not in (None, os.getpid())
         batches = [helper.submit(crops[:3]), helper.submit(crops[3:])]  # both in flight
         vectors = np.concatenate([helper.result(batch) for batch in batches])
-    assert not Path(f"/proc/{pid}").exists(), "the helper process outlived its album"
+    assert not process_exists(pid), "the helper process outlived its album"
     np.testing.assert_allclose(vectors, embedder.embed(crops), atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
 
@@ -109,7 +109,9 @@ def test_a_request_stuck_in_the_pipe_does_not_stop_the_replies(embedder, crops) 
         pid = helper.helper_pid
         os.kill(pid, signal.SIGSTOP)  # the helper reads nothing for now
         try:
-            writer = threading.Thread(target=lambda: setattr(writer, "batch", helper.submit(big_batch)))
+            writer = threading.Thread(
+                target=lambda: setattr(writer, "batch", helper.submit(big_batch))
+            )
             writer.start()
             writer.join(timeout=1.0)
             assert writer.is_alive(), "the request should be stuck in the full pipe"
@@ -123,4 +125,3 @@ def test_a_request_stuck_in_the_pipe_does_not_stop_the_replies(embedder, crops) 
         assert got_it, "the reply reader was locked out while a request was being written"
         vectors = helper.result(writer.batch)
     np.testing.assert_allclose(vectors, embedder.embed(big_batch), atol=1e-5)
-

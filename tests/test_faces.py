@@ -14,6 +14,8 @@ from facefind.faces import FaceEmbedder
 from facefind.images import decode_photo
 from facefind.runtime import DLIB_WEIGHT_FILES, deepface_weights_folder, link_dlib_weights
 
+from .conftest import missing_test_data
+
 
 def test_dlib_weights_are_linked_into_deepface_home(tmp_path: Path) -> None:
     folder = tmp_path / ".deepface" / "weights"
@@ -150,7 +152,6 @@ def test_facenet_gets_deepfaces_own_crops_pixel_for_pixel(monkeypatch, all_photo
     """Other models are fed exactly what DeepFace's pipeline makes: same detector, same
     eye alignment, same resize and normalisation (compared at the network's input)."""
     import cv2
-
     from deepface.modules import modeling
 
     from facefind.images import DecodedPhoto
@@ -170,8 +171,15 @@ def test_facenet_gets_deepfaces_own_crops_pixel_for_pixel(monkeypatch, all_photo
         np.ascontiguousarray(rgb[:, :, ::-1]), model_name="Facenet", detector_backend="dlib"
     )
     theirs = recorder.inputs.pop()
-    embedder = FaceEmbedder(FaceSettings(model="Facenet", detector="dlib", min_face_size=1,
-                                         min_confidence=0.0, detect_size=max(padded.shape)))
+    embedder = FaceEmbedder(
+        FaceSettings(
+            model="Facenet",
+            detector="dlib",
+            min_face_size=1,
+            min_confidence=0.0,
+            detect_size=max(padded.shape),
+        )
+    )
     photo = DecodedPhoto(padded, padded.shape[1], padded.shape[0])
     found = embedder.detect(photo)
     embedder.embed([face.crop for face in found])
@@ -187,7 +195,7 @@ def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(embedder,
 
     picture = faces_dir.parent / "albums" / "people2" / "p049.jpg"
     if not picture.is_file():
-        pytest.skip(f"the people2 album is not at {picture.parent}")
+        missing_test_data(f"the people2 album is not at {picture.parent}")
     data = picture.read_bytes()
     assert embedder.detect(embedder.decode(data)) == []
     faces = query_faces(embedder, data, "p049.jpg")
@@ -232,10 +240,12 @@ def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch
     assert any(record.exc_info for record in caplog.records), "traceback in the server log"
 
 
-def test_one_photos_unexpected_error_is_logged_with_its_traceback(monkeypatch, caplog, all_photos) -> None:
-    from .conftest import zip_bytes
-
+def test_one_photos_unexpected_error_is_logged_with_its_traceback(
+    monkeypatch, caplog, all_photos
+) -> None:
     from facefind.index import build_index
+
+    from .builders import zip_bytes
 
     embedder = FaceEmbedder(FaceSettings(model="Dlib"))
     real_detect = embedder.detect

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import io
-import struct
-import zlib
 
 import numpy as np
 import pytest
@@ -12,6 +10,8 @@ from PIL import Image
 
 from facefind.errors import PhotoError
 from facefind.images import DecodedPhoto, decode_photo, thumbnail_jpeg
+
+from .builders import png_header_only
 
 
 def encode(image: Image.Image, fmt: str, **options) -> bytes:
@@ -104,18 +104,6 @@ def test_shrunk_copy_fits_exactly_and_averages(size: tuple[int, int]) -> None:
     assert (small.width, small.height) == size
     if max(size) > 1280:
         assert np.abs(small.pixels[5:-5, 5:-5].astype(int) - 127).max() < 40
-
-
-def png_header_only(width: int, height: int) -> bytes:
-    """A PNG that claims a size in its header (how decompression bombs look)."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(
-            ">I", zlib.crc32(kind + body)
-        )
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(

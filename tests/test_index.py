@@ -13,7 +13,8 @@ from facefind.errors import IndexFileError
 from facefind.index import AlbumIndex, build_index, is_index_file
 from facefind.search import search_faces
 
-from .conftest import TEST_SETTINGS, zip_bytes
+from .builders import zip_bytes
+from .conftest import TEST_SETTINGS
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +72,9 @@ def test_boxes_are_in_original_photo_pixels(mixed_index: AlbumIndex) -> None:
 def test_progress_is_reported_for_every_photo(mixed_album: dict[str, bytes]) -> None:
     calls: list[tuple[int, int]] = []
     small = {name: mixed_album[name] for name in ("sky.png", "broken.jpg", "notes.txt")}
-    build_index(zip_bytes(small), TEST_SETTINGS, progress=lambda done, total: calls.append((done, total)))
+    build_index(
+        zip_bytes(small), TEST_SETTINGS, progress=lambda done, total: calls.append((done, total))
+    )
     assert calls == [(1, 2), (2, 2)]
 
 
@@ -110,7 +113,9 @@ def test_damaged_or_foreign_files_are_refused(mixed_index: AlbumIndex, tmp_path:
     assert not is_index_file(album) and not is_index_file(truncated)
 
 
-def test_an_index_file_is_replaced_whole_or_not_at_all(album_index, tmp_path: Path, monkeypatch) -> None:
+def test_an_index_file_is_replaced_whole_or_not_at_all(
+    album_index, tmp_path: Path, monkeypatch
+) -> None:
     """`describe` rewrites the user's only index: a failed write must leave the old one."""
     path = tmp_path / "album.facefind"
     album_index.save(path)
@@ -129,7 +134,9 @@ def test_an_index_file_is_replaced_whole_or_not_at_all(album_index, tmp_path: Pa
     assert AlbumIndex.load(path).face_count == album_index.face_count
 
 
-def test_an_index_of_the_old_format_is_refused_with_index_again(album_index, tmp_path: Path) -> None:
+def test_an_index_of_the_old_format_is_refused_with_index_again(
+    album_index, tmp_path: Path
+) -> None:
     """Format 1 held Dlib embeddings of box crops, which do not mix with chip-embedded queries."""
     import json
     import zipfile
@@ -146,5 +153,8 @@ def test_an_index_of_the_old_format_is_refused_with_index_again(album_index, tmp
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    with pytest.raises(IndexFileError, match="facefind 0.1.0 in a format this version .* does not read. Index the album again"):
+    with pytest.raises(
+        IndexFileError,
+        match="facefind 0.1.0 in a format this version .* does not read. Index the album again",
+    ):
         AlbumIndex.load(path)

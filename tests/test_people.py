@@ -12,7 +12,7 @@ from facefind.faces import l2_normalize
 from facefind.index import AlbumIndex
 from facefind.people import face_links, group_people, merge, person_hits
 
-from .test_cli import facefind
+from .builders import facefind
 
 
 def test_everyone_with_three_or_more_photos_is_one_person(
@@ -29,13 +29,17 @@ def test_everyone_with_three_or_more_photos_is_one_person(
     sizes = [len(person.photos) for person in people.people]
     assert sizes == sorted(sizes, reverse=True) and min(sizes) >= 2
     for person in people.people:  # one face per photo: a photo never shows a person twice
-        assert len({int(album_index.face_photo[face]) for face in person.faces}) == len(person.faces)
+        assert len({int(album_index.face_photo[face]) for face in person.faces}) == len(
+            person.faces
+        )
         assert person.face in person.faces
     shown = sum(len(person.faces) for person in people.people)
     assert people.others == album_index.face_count - shown
 
 
-def test_grouping_is_deterministic_and_blocks_do_not_change_the_links(album_index: AlbumIndex) -> None:
+def test_grouping_is_deterministic_and_blocks_do_not_change_the_links(
+    album_index: AlbumIndex,
+) -> None:
     assert group_people(album_index) == group_people(album_index)
     whole = face_links(album_index.embeddings, album_index.face_photo, 0.93, block=10_000)
     blocked = face_links(album_index.embeddings, album_index.face_photo, 0.93, block=7)
@@ -46,7 +50,9 @@ def test_merging_two_people_and_their_photos_as_results(album_index: AlbumIndex)
     people = group_people(album_index)
     merged = merge(people, [0, 2])
     assert len(merged.people) == len(people.people) - 1
-    assert set(merged.people[0].photos) == set(people.people[0].photos) | set(people.people[2].photos)
+    assert set(merged.people[0].photos) == set(people.people[0].photos) | set(
+        people.people[2].photos
+    )
     assert merged.people[1] == people.people[1]
     hits = person_hits(album_index, people.people[0])
     assert {hit.photo for hit in hits} == set(people.people[0].photos)
@@ -60,10 +66,15 @@ def test_faces_seen_once_are_others_not_people() -> None:
     rng = np.random.default_rng(1)
     faces = l2_normalize(rng.standard_normal((6, 128)).astype(np.float32))
     index = AlbumIndex(
-        model="Dlib", detector="dlib", settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo(f"p{n}.jpg", 10, 10, 1) for n in range(6)], thumbnails=[b""] * 6,
-        embeddings=faces, face_photo=np.arange(6, dtype=np.int32),
-        boxes=np.ones((6, 4), dtype=np.int32), confidences=np.ones(6, dtype=np.float32),
+        model="Dlib",
+        detector="dlib",
+        settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo(f"p{n}.jpg", 10, 10, 1) for n in range(6)],
+        thumbnails=[b""] * 6,
+        embeddings=faces,
+        face_photo=np.arange(6, dtype=np.int32),
+        boxes=np.ones((6, 4), dtype=np.int32),
+        confidences=np.ones(6, dtype=np.float32),
     )
     people = group_people(index)
     assert people.people == () and people.others == 6
@@ -71,7 +82,7 @@ def test_faces_seen_once_are_others_not_people() -> None:
 
 
 def test_cli_people_json_and_export(tmp_path: Path, all_photos) -> None:
-    from .conftest import zip_bytes
+    from .builders import zip_bytes
 
     album = tmp_path / "album.zip"
     names = ["img1.jpg", "img2.jpg", "img4.jpg", "img16.jpg", "img17.jpg", "img20.jpg"]
@@ -81,15 +92,23 @@ def test_cli_people_json_and_export(tmp_path: Path, all_photos) -> None:
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert [entry["photos"] for entry in report["people"]] == [
-        ["img1.jpg", "img2.jpg", "img4.jpg"], ["img16.jpg", "img17.jpg"]
+        ["img1.jpg", "img2.jpg", "img4.jpg"],
+        ["img16.jpg", "img17.jpg"],
     ]
     assert [entry["id"] for entry in report["people"]] == [1, 2] and report["others"] == 1
     first = report["people"][0]
-    assert first["faces"] == 3 and first["face"]["photo"] in first["photos"] and len(first["face"]["box"]) == 4
+    assert (
+        first["faces"] == 3
+        and first["face"]["photo"] in first["photos"]
+        and len(first["face"]["box"]) == 4
+    )
     with zipfile.ZipFile(out) as archive:
         assert sorted(archive.namelist()) == [
-            "person-01/img1.jpg", "person-01/img2.jpg", "person-01/img4.jpg",
-            "person-02/img16.jpg", "person-02/img17.jpg",
+            "person-01/img1.jpg",
+            "person-01/img2.jpg",
+            "person-01/img4.jpg",
+            "person-02/img16.jpg",
+            "person-02/img17.jpg",
         ]
         assert archive.read("person-02/img17.jpg") == all_photos["img17.jpg"]
     again = facefind("people", str(album), "--export", str(out), "--quiet")

@@ -8,7 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .conftest import zip_bytes
+from .builders import zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -20,7 +20,10 @@ def files_under(folder: Path) -> set[Path]:
 def run_cli(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "facefind", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=600,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=600,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
     )
 
@@ -30,7 +33,9 @@ def test_searching_a_zip_writes_nothing(tmp_path: Path, all_photos, faces_dir: P
     for folder in (inputs, work, temporary):
         folder.mkdir()
     album = inputs / "album.zip"
-    album.write_bytes(zip_bytes({name: all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg")}))
+    album.write_bytes(
+        zip_bytes({name: all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg")})
+    )
     weights = Path(os.environ["DEEPFACE_HOME"])
     weights_before = files_under(weights)
     result = run_cli(
@@ -58,7 +63,13 @@ def test_an_app_session_writes_nothing(all_photos, tiny_uform: Path, monkeypatch
         for path in temporary.iterdir():
             if path in pytest_folders or path.name.startswith("facefind-deepface-home-"):
                 continue
-            found |= {path} if path.is_file() else files_under(path) if os.access(path, os.R_OK) else set()
+            found |= (
+                {path}
+                if path.is_file()
+                else files_under(path)
+                if os.access(path, os.R_OK)
+                else set()
+            )
         return found
 
     before_tmp, before_root = temporary_files(), files_under(ROOT)
@@ -68,14 +79,17 @@ def test_an_app_session_writes_nothing(all_photos, tiny_uform: Path, monkeypatch
     album = zip_bytes({name: all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg")})
     app.sidebar.file_uploader[0].set_value(("data.zip", album, "application/zip"))
     app.run()
-    app.file_uploader(key="query-photos").set_value(("me.jpg", all_photos["img4.jpg"], "image/jpeg"))
+    app.file_uploader(key="query-photos").set_value(
+        ("me.jpg", all_photos["img4.jpg"], "image/jpeg")
+    )
     app.run()
     app.button(key="faces-prepare").click().run()
     assert not app.exception
     assert app.session_state["album"].download[1][:2] == b"PK"
     assert temporary_files() == before_tmp
     new_in_project = {
-        path for path in files_under(ROOT) - before_root
+        path
+        for path in files_under(ROOT) - before_root
         if "__pycache__" not in path.parts and ".pytest_cache" not in path.parts
     }
     assert new_in_project == set()
@@ -89,7 +103,9 @@ def test_damaged_face_model_weights_are_explained(tmp_path: Path, all_photos) ->
     album = tmp_path / "album.zip"
     album.write_bytes(zip_bytes({"a.jpg": all_photos["img1.jpg"]}))
     result = run_cli(
-        ["index", str(album), "--model", "Dlib", "--no-text"], tmp_path, {"DEEPFACE_HOME": str(home)}
+        ["index", str(album), "--model", "Dlib", "--no-text"],
+        tmp_path,
+        {"DEEPFACE_HOME": str(home)},
     )
     assert result.returncode == 2, result.stderr
     assert "Traceback" not in result.stderr
@@ -98,7 +114,15 @@ def test_damaged_face_model_weights_are_explained(tmp_path: Path, all_photos) ->
     (other / ".deepface" / "weights").mkdir(parents=True)
     (other / ".deepface" / "weights" / "facenet_weights.onnx").write_bytes(b"cut short")
     damaged_facenet = run_cli(
-        ["index", str(album), "--model", "Facenet", "--no-text", "-o", str(tmp_path / "a.facefind")],
+        [
+            "index",
+            str(album),
+            "--model",
+            "Facenet",
+            "--no-text",
+            "-o",
+            str(tmp_path / "a.facefind"),
+        ],
         tmp_path,
         {"DEEPFACE_HOME": str(other)},
     )

@@ -8,12 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facefind.config import FaceSettings
 from facefind.errors import FacefindError, NoFaceError
 from facefind.faces import l2_normalize
 from facefind.index import AlbumIndex, PhotoInfo
-from facefind.config import FaceSettings
 from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddings
-
 
 # --- calibration --------------------------------------------------------------------------
 
@@ -129,7 +128,9 @@ def test_query_expansion_finds_a_person_through_the_photos_it_is_sure_of() -> No
     photo as far from the query on the other side is not."""
     sure, other_photo, look_alike = turned(8.1), turned(24.0), turned(-24.0)
     index = AlbumIndex(
-        model="Dlib", detector="dlib", settings=FaceSettings(model="Dlib"),
+        model="Dlib",
+        detector="dlib",
+        settings=FaceSettings(model="Dlib"),
         photos=[PhotoInfo(f"p{n}.jpg", 100, 100, 1) for n in range(3)],
         thumbnails=[b""] * 3,
         embeddings=np.stack([sure, other_photo, look_alike]),
@@ -258,9 +259,13 @@ def test_ten_people_on_a_forty_face_photo_at_zero_percent_answer() -> None:
     faces = l2_normalize(rng.standard_normal((40, 128)).astype(np.float32))
     people = l2_normalize(faces[:10] + 0.02 * rng.standard_normal((10, 128)).astype(np.float32))
     index = AlbumIndex(
-        model="Dlib", detector="dlib", settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo("class.jpg", 4000, 3000, 1)], thumbnails=[b""],
-        embeddings=faces, face_photo=np.zeros(40, dtype=np.int32),
+        model="Dlib",
+        detector="dlib",
+        settings=FaceSettings(model="Dlib"),
+        photos=[PhotoInfo("class.jpg", 4000, 3000, 1)],
+        thumbnails=[b""],
+        embeddings=faces,
+        face_photo=np.zeros(40, dtype=np.int32),
         boxes=np.arange(160, dtype=np.int32).reshape(40, 4),
         confidences=np.ones(40, dtype=np.float32),
     )

@@ -26,7 +26,8 @@ from facefind.search import (
 )
 from facefind.semantic import ImagePreprocessor, PhotoTextModel, locate_model
 
-from .conftest import TEST_SETTINGS, solid_jpeg, zip_bytes
+from .builders import facefind, solid_jpeg, zip_bytes
+from .conftest import TEST_SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 RED, GREEN, BLUE, YELLOW = (220, 30, 30), (30, 200, 40), (30, 40, 220), (230, 220, 30)
@@ -82,7 +83,9 @@ def test_embeddings_are_normalised_though_uforms_are_not(tiny_uform: Path) -> No
     model = PhotoTextModel(str(tiny_uform))
     assert np.linalg.norm(raw[0]) > 1.5  # UForm's own output is not unit length
     texts = model.embed_texts(["red", "a photo of blue", "yellow"])
-    photos = model.embed_photos([np.full((50, 80, 3), 200, np.uint8), np.zeros((90, 40, 3), np.uint8)])
+    photos = model.embed_photos(
+        [np.full((50, 80, 3), 200, np.uint8), np.zeros((90, 40, 3), np.uint8)]
+    )
     np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, rtol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(photos, axis=1), 1.0, rtol=1e-5)
 
@@ -123,7 +126,9 @@ def test_more_like_this(colour_index: AlbumIndex, tiny_uform: Path) -> None:
     hits = similar_photos(colour_index, red, top=2)
     assert [hit.name for hit in hits][0] == "red-portrait.jpg"
     assert all(hit.photo != red for hit in hits)
-    uploaded = similar_to_picture(colour_index, PhotoTextModel(str(tiny_uform)), solid_jpeg(BLUE), 1)
+    uploaded = similar_to_picture(
+        colour_index, PhotoTextModel(str(tiny_uform)), solid_jpeg(BLUE), 1
+    )
     assert [hit.name for hit in uploaded] == ["blue-sky.jpg"]
 
 
@@ -156,7 +161,9 @@ def test_combined_face_and_text_search_narrows(all_photos, tiny_uform: Path, emb
     assert all(hit.faces for hit in combined), "the face boxes stay with the results"
 
 
-def test_index_without_uform_gains_photo_embeddings_later(colour_album: bytes, tiny_uform: Path) -> None:
+def test_index_without_uform_gains_photo_embeddings_later(
+    colour_album: bytes, tiny_uform: Path
+) -> None:
     notices: list[str] = []
     missing = PhotoTextModel(str(tiny_uform / "not-here"))
     from facefind.faces import FaceEmbedder
@@ -174,7 +181,9 @@ def test_index_without_uform_gains_photo_embeddings_later(colour_album: bytes, t
     assert text_search(index, model, "red")[0].name in {"red-shirt.jpg", "red-portrait.jpg"}
 
 
-def test_text_search_refuses_another_model_and_empty_text(colour_index: AlbumIndex, tiny_uform) -> None:
+def test_text_search_refuses_another_model_and_empty_text(
+    colour_index: AlbumIndex, tiny_uform
+) -> None:
     other = tiny_uform.parent / "other-model"
     shutil.copytree(tiny_uform, other, dirs_exist_ok=True)
     with pytest.raises(FacefindError, match="index the album again"):
@@ -191,7 +200,10 @@ def test_relative_scores_are_honest_about_being_relative() -> None:
 
 def run_python(code: str, env: dict[str, str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "PYTHONPATH": str(ROOT), **env},
     )
 
@@ -231,16 +243,11 @@ def test_unavailable_model_is_explained_not_a_traceback(tmp_path: Path) -> None:
 def test_real_model_ranks_a_matching_photo_first(all_photos) -> None:
     model = PhotoTextModel()
     names = ["selfie-many-people.jpg", "img1.jpg", "img20.jpg", "img33.jpg", "img49.jpg"]
-    index = build_index(zip_bytes({name: all_photos[name] for name in names}), TEST_SETTINGS, photo_model=model)
+    index = build_index(
+        zip_bytes({name: all_photos[name] for name in names}), TEST_SETTINGS, photo_model=model
+    )
     hits = text_search(index, model, "a group selfie of many smiling people")
     assert hits[0].name == "selfie-many-people.jpg"
-
-
-def facefind_cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "facefind", *args], capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONPATH": str(ROOT)}, cwd=ROOT,
-    )
 
 
 def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_uform: Path) -> None:
@@ -257,27 +264,34 @@ def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_u
     )
     index = tmp_path / "album.facefind"
     # Indexed where the UForm model cannot be had: faces only, and a notice.
-    offline = facefind_cli(
-        "index", str(album), "-o", str(index), "--model", "Dlib",
-        "--uform-model", str(tmp_path / "no-model"), "--quiet",
+    offline = facefind(
+        "index",
+        str(album),
+        "-o",
+        str(index),
+        "--model",
+        "Dlib",
+        "--uform-model",
+        str(tmp_path / "no-model"),
+        "--quiet",
     )
     assert offline.returncode == 0, offline.stderr
     assert "Face search works without it" in offline.stderr
-    refused = facefind_cli("search", str(index), "--text", "red")
+    refused = facefind("search", str(index), "--text", "red")
     assert refused.returncode == 2 and "indexed without photo embeddings" in refused.stderr
     assert "facefind describe" in refused.stderr  # says how to add them
     # a zip searched by words where the model cannot be had: refused before any indexing
-    unindexed = facefind_cli(
+    unindexed = facefind(
         "search", str(album), "--text", "red", "--uform-model", str(tmp_path / "no-model")
     )
     assert unindexed.returncode == 2 and "Text search needs the UForm model" in unindexed.stderr
     assert "indexed" not in unindexed.stderr
-    described = facefind_cli(
+    described = facefind(
         "describe", str(album), str(index), "--uform-model", str(tiny_uform), "--quiet"
     )
     assert described.returncode == 0, described.stderr
 
-    words = facefind_cli("search", str(index), "--text", "red", "--top", "2", "--json")
+    words = facefind("search", str(index), "--text", "red", "--top", "2", "--json")
     assert words.returncode == 0, words.stderr
     report = json.loads(words.stdout)
     assert {result["photo"] for result in report["results"]} == {"me-red-light.jpg", "red-flag.jpg"}
@@ -285,7 +299,7 @@ def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_u
 
     face = tmp_path / "me.jpg"
     face.write_bytes(all_photos["img2.jpg"])
-    combined = facefind_cli("search", str(index), "--face", str(face), "--text", "red", "--json")
+    combined = facefind("search", str(index), "--face", str(face), "--text", "red", "--json")
     assert combined.returncode == 0, combined.stderr
     results = json.loads(combined.stdout)["results"]
     assert [result["photo"] for result in results][0] == "me-red-light.jpg"

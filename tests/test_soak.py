@@ -14,7 +14,8 @@ from facefind.archive import Album
 from facefind.faces import FaceEmbedder
 from facefind.index import IndexBuilder
 
-from .conftest import TEST_SETTINGS, zip_bytes
+from .builders import zip_bytes
+from .conftest import TEST_SETTINGS
 
 
 def resident_mib() -> float:

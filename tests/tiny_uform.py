@@ -50,7 +50,11 @@ def _image_encoder(path: Path) -> None:
             helper.make_node("MatMul", ["pooled", "projection"], ["embeddings"]),
         ],
         "tiny_image_encoder",
-        [helper.make_tensor_value_info("images", TensorProto.FLOAT, ["n", 3, IMAGE_SIZE, IMAGE_SIZE])],
+        [
+            helper.make_tensor_value_info(
+                "images", TensorProto.FLOAT, ["n", 3, IMAGE_SIZE, IMAGE_SIZE]
+            )
+        ],
         [
             helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", 3]),
             helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["n", DIMENSIONS]),
@@ -79,7 +83,9 @@ def _text_encoder(path: Path) -> None:
             helper.make_tensor_value_info("attention_mask", TensorProto.INT32, ["n", MAX_TOKENS]),
         ],
         [
-            helper.make_tensor_value_info("features", TensorProto.FLOAT, ["n", MAX_TOKENS, DIMENSIONS]),
+            helper.make_tensor_value_info(
+                "features", TensorProto.FLOAT, ["n", MAX_TOKENS, DIMENSIONS]
+            ),
             helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["n", DIMENSIONS]),
         ],
         [

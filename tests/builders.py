@@ -1,0 +1,93 @@
+"""Helpers the tests build their inputs with: zips in memory, small pictures, odd files, and
+running the command line as a user does. Shared here so that tests never import each other."""
+
+from __future__ import annotations
+
+import io
+import os
+import struct
+import subprocess
+import sys
+import zipfile
+import zlib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The first bytes of a JPEG: enough for a file to count as a photo in an album listing.
+JPEG_MAGIC = b"\xff\xd8\xff\xe0" + b"\0" * 100
+
+
+def zip_bytes(files: dict[str, bytes]) -> bytes:
+    """An album zip built in memory from name -> content."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def solid_jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (300, 200)) -> bytes:
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, format="JPEG", quality=95)
+    return buffer.getvalue()
+
+
+def legacy_named_zip(raw_names: list[bytes]) -> bytes:
+    """A zip whose names are raw bytes without the UTF-8 flag, as old Windows tools write them.
+
+    zipfile always writes non-ASCII names as flagged UTF-8, so ASCII placeholders of the same
+    length are written and then replaced by the raw bytes.
+    """
+    placeholders = [f"{n:0{len(raw)}d}".encode() for n, raw in enumerate(raw_names)]
+    data = zip_bytes({placeholder.decode(): JPEG_MAGIC for placeholder in placeholders})
+    for placeholder, raw in zip(placeholders, raw_names, strict=True):
+        data = data.replace(placeholder, raw)
+    return data
+
+
+def set_entry_flags(data: bytes, flags: int) -> bytes:
+    """Set general-purpose flag bits on every entry (local and central headers)."""
+    patched = bytearray(data)
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        start = patched.find(signature)
+        while start != -1:
+            patched[start + offset] |= flags
+            start = patched.find(signature, start + 4)
+    return bytes(patched)
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A PNG that claims a size in its header (how decompression bombs look)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return (
+            struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IEND", b"")
+
+
+def facefind(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "facefind", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
+    )
+
+
+def process_exists(pid: int) -> bool:
+    """Whether a process is still there (any POSIX system, no /proc needed)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # there, but someone else's
+        return True
+    return True
