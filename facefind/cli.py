@@ -1,4 +1,4 @@
-"""The command line: `python -m facefind index|search|describe ...`.
+"""The command line: `facefind index|search|describe|people ...` (or `python -m facefind`).
 
 Exit codes: 0 done (also when nothing matched), 2 a problem with the input that the message
 explains (unreadable album, query photo without a face, index of another model), 1 an

@@ -297,7 +297,7 @@ def _photo_embeddings(index: AlbumIndex, photo_model: PhotoTextModel | None) -> 
         raise ModelUnavailableError(
             "This album was indexed without photo embeddings (the UForm model was not "
             "available), so it cannot be searched by description yet: add them, without "
-            "indexing the faces again, with `python -m facefind describe ALBUM.zip INDEX` where "
+            "indexing the faces again, with `facefind describe ALBUM.zip INDEX` where "
             "the UForm model can be had."
         )
     if photo_model is not None and photo_model.name != index.photo_model:
