@@ -16,11 +16,12 @@ import streamlit as st
 from PIL import ImageOps
 
 from facefind.archive import Album
+from facefind.builder import IndexBuilder
 from facefind.config import DETECTORS, FACE_MODELS, FaceSettings, preferred_detector
 from facefind.errors import FacefindError
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
-from facefind.index import AlbumIndex, IndexBuilder
+from facefind.index import AlbumIndex
 from facefind.people import People, group_people, merge, person_hits, person_query
 from facefind.search import (
     DEFAULT_MIN_SCORE,

@@ -41,10 +41,11 @@ sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 from facefind.archive import Album  # noqa: E402
+from facefind.builder import IndexBuilder  # noqa: E402
 from facefind.config import FaceSettings, preferred_detector, sample_faces_folder  # noqa: E402
 from facefind.errors import NoFaceError  # noqa: E402
 from facefind.faces import FaceEmbedder  # noqa: E402
-from facefind.index import AlbumIndex, IndexBuilder  # noqa: E402
+from facefind.index import AlbumIndex  # noqa: E402
 from facefind.people import group_people  # noqa: E402
 from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
 

@@ -36,17 +36,19 @@ from PIL import Image
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from facefind.archive import Album  # noqa: E402
+from facefind.builder import IndexBuilder  # noqa: E402
 from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
 from facefind.errors import (
     ModelUnavailableError,  # noqa: E402
     NoFaceError,  # noqa: E402
 )
-from facefind.faces import FaceEmbedder, l2_normalize  # noqa: E402
+from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.images import decode_photo  # noqa: E402
-from facefind.index import AlbumIndex, IndexBuilder, PhotoInfo  # noqa: E402
+from facefind.index import AlbumIndex, PhotoInfo  # noqa: E402
 from facefind.runtime import deepface  # noqa: E402
 from facefind.search import query_faces, search_faces  # noqa: E402
 from facefind.semantic import PhotoTextModel  # noqa: E402
+from facefind.vectors import l2_normalize  # noqa: E402
 
 CANVAS = (4000, 3000)
 

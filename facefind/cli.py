@@ -19,10 +19,11 @@ from typing import TextIO
 
 from . import __version__
 from .archive import Album
+from .builder import IndexBuilder, add_photo_embeddings
 from .config import DEFAULT_FACE_MODEL, FACE_MODELS, FaceSettings, preferred_detector
 from .errors import FacefindError
 from .faces import FaceEmbedder
-from .index import AlbumIndex, IndexBuilder, add_photo_embeddings, is_index_file
+from .index import AlbumIndex, is_index_file
 from .people import People, group_people
 from .search import (
     DEFAULT_MIN_SCORE,

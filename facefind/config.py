@@ -1,4 +1,4 @@
-"""Every setting of facefind in one place, with the defaults a user gets.
+"""The settings of facefind, with the defaults a user gets.
 
 The dataclasses are frozen so that a set of settings can be hashed: the app caches an index per
 (album, settings) and the index file records the settings it was built with.
@@ -62,6 +62,23 @@ class FaceSettings:
     #: (turned, dark or blurred faces); query photos always get it. Costs time only on such
     #: photos (docs/accuracy.md has the figures).
     thorough: bool = False
+
+
+@dataclass(frozen=True)
+class IndexingSettings:
+    """How indexing shares out the work (measured on 2 cores: docs/performance.md). They change
+    speed and memory, never the index."""
+
+    #: Threads that decode and detect; None: one per core, at most 4.
+    workers: int | None = None
+    #: Photos decoded and detected ahead of the one being recorded, per worker.
+    look_ahead: int = 2
+    #: Faces per call of the face model (dlib holds the GIL ~100 ms a face: see face_process).
+    face_batch: int = 8
+    #: Batches of faces sent to the helper process and not yet collected.
+    pending_batches: int = 4
+    #: Photos per call of the UForm image encoder.
+    photo_batch: int = 16
 
 
 @dataclass(frozen=True)

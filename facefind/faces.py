@@ -32,6 +32,7 @@ from .config import (
 from .errors import ModelUnavailableError
 from .images import DecodedPhoto, decode_photo
 from .runtime import MODEL_WEIGHT_FILES, deepface, deepface_weights_folder
+from .vectors import l2_normalize
 
 log = logging.getLogger("facefind")
 
@@ -117,13 +118,6 @@ def _first_line(error: BaseException) -> str:
 
 def _midpoint(first, second) -> tuple[int, int]:
     return ((first.x + second.x) // 2, (first.y + second.y) // 2)
-
-
-def l2_normalize(vectors: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit length, so that a dot product is a cosine similarity."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)
 
 
 def embed_crops(crops: Sequence[np.ndarray], model_name: str) -> np.ndarray:

@@ -13,30 +13,22 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections import deque
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import BinaryIO, cast
 
 import numpy as np
 
 from . import __version__
-from .archive import Album, PhotoEntry, Skipped
-from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits
-from .errors import ArchiveError, FacefindError, IndexFileError, ModelUnavailableError, PhotoError
-from .face_process import FaceEmbeddingProcess
-from .faces import DetectedFace, FaceEmbedder
-from .images import decode_photo, thumbnail_jpeg
-from .semantic import PhotoTextModel
+from .archive import Skipped
+from .config import EMBEDDING_SIZE, FaceSettings
+from .errors import IndexFileError
 
 #: 2: Dlib faces are embedded from dlib's 5-point chips (format 1 held box-crop embeddings, which
 #: do not mix with queries embedded the new way: such a file is refused with "index again").
 INDEX_FORMAT = 2
 log = logging.getLogger("facefind")
-#: Called as progress(photos_done, photos_total) while an album is indexed.
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -74,6 +66,10 @@ class AlbumIndex:
     @property
     def face_count(self) -> int:
         return int(self.embeddings.shape[0])
+
+    def is_consistent(self) -> bool:
+        """Whether the parts fit together as search needs (checked by `load` and the builder)."""
+        return _parts_fit(self)
 
     def faces_of(self, photo: int) -> np.ndarray:
         """Row numbers of the faces in one photo."""
@@ -192,6 +188,13 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
 
 
 def _check_consistent(index: AlbumIndex, path: object) -> None:
+    if not index.is_consistent():
+        raise IndexFileError(f"{path} is damaged: its parts do not fit together.")
+
+
+def _parts_fit(index: AlbumIndex) -> bool:
+    """What search relies on: one row per face in every array, faces of a photo contiguous
+    (`face_photo` non-decreasing), every face in a photo of the index."""
     faces = index.face_count
     consistent = (
         index.embeddings.ndim == 2
@@ -210,263 +213,9 @@ def _check_consistent(index: AlbumIndex, path: object) -> None:
         and (
             faces == 0 or 0 <= index.face_photo.min() <= index.face_photo.max() < len(index.photos)
         )
+        and bool(np.all(np.diff(index.face_photo) >= 0))
     )
-    if not consistent:
-        raise IndexFileError(f"{path} is damaged: its parts do not fit together.")
-
-
-@dataclass
-class _Analysed:
-    """What a worker made of one photo: its record and faces, or why it was skipped."""
-
-    info: PhotoInfo | None = None
-    thumbnail: bytes = b""
-    faces: list[DetectedFace] = field(default_factory=list)
-    photo_input: np.ndarray | None = None  # the photo prepared for the UForm image encoder
-    skipped: Skipped | None = None
-
-
-class _Batched:
-    """Collects model inputs and runs the model on them in batches, keeping their tags.
-
-    `run` may return a pending result (the face model in a helper process) that `finish`
-    turns into the output array; at most `ahead` batches are left pending, so inputs do not
-    pile up in memory when the model is the slowest step.
-    """
-
-    def __init__(
-        self,
-        size: int,
-        run: Callable[[list], Any],
-        finish: Callable[[Any], np.ndarray] = np.asarray,
-        ahead: int = 4,
-    ) -> None:
-        self.size, self.run, self.finish, self.ahead = size, run, finish, ahead
-        self.tags: list = []
-        self._inputs: list = []
-        self._outputs: list = []
-        self._finished = 0  # outputs before this one are arrays
-
-    def add(self, tag: object, model_input: object) -> None:
-        self.tags.append(tag)
-        self._inputs.append(model_input)
-        if len(self._inputs) >= self.size:
-            self._flush()
-
-    def _flush(self) -> None:
-        if self._inputs:
-            self._outputs.append(self.run(self._inputs))
-            self._inputs = []
-        while len(self._outputs) - self._finished > self.ahead:
-            self._finish_next()
-
-    def _finish_next(self) -> None:
-        self._outputs[self._finished] = self.finish(self._outputs[self._finished])
-        self._finished += 1
-
-    def outputs(self) -> np.ndarray:
-        """All outputs in input order (an empty array when nothing was added)."""
-        self._flush()
-        while self._finished < len(self._outputs):
-            self._finish_next()
-        if not self._outputs:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.concatenate(self._outputs).astype(np.float32)
-
-
-def _photo_batches(photo_model: PhotoTextModel | None) -> _Batched:
-    """UForm image-encoder calls of 16 prepared photos at a time (none are added without a
-    model)."""
-
-    def run(inputs: list) -> np.ndarray:
-        assert photo_model is not None
-        return photo_model.embed_images(np.stack(inputs))
-
-    return _Batched(16, run)
-
-
-class IndexBuilder:
-    """Turns an album into an AlbumIndex in one pass: faces, thumbnails, UForm embeddings.
-
-    Worker threads decode and detect a few photos ahead (Pillow, dlib and OpenCV release the
-    GIL); the face model embeds their crops in batches in a helper process (dlib holds the
-    GIL: see face_process), and this thread runs the UForm image encoder. Only thumbnails and
-    embeddings are kept: a decoded photo is dropped as soon as its faces are cropped, and at
-    most a few photos and batches are in flight, so memory does not grow with the album.
-    """
-
-    def __init__(
-        self,
-        embedder: FaceEmbedder,
-        photo_model: PhotoTextModel | None = None,
-        image_limits: ImageLimits | None = None,
-        workers: int | None = None,
-        notify: Callable[[str], None] | None = None,
-        helper_process: bool | None = None,
-    ) -> None:
-        self.embedder = embedder
-        self.photo_model = photo_model
-        self.image_limits = image_limits or ImageLimits()
-        self.workers = workers or min(4, os.cpu_count() or 1)
-        self.notify = notify or log.warning
-        #: Embed faces in a helper process; by default wherever there is more than one core.
-        if helper_process is None:
-            helper_process = (os.cpu_count() or 1) > 1
-        self.helper_process = helper_process
-        self.batch_faces = 8
-
-    def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:
-        if not album.photos:
-            raise ArchiveError(
-                f"The zip has no photos facefind can read ({len(album.skipped)} other files)."
-            )
-        self.embedder.load()
-        photo_model = self._usable_photo_model()
-        index = AlbumIndex(
-            model=self.embedder.model_name,
-            detector=self.embedder.detector,
-            # the model actually used, which differs from the asked one after a fallback
-            settings=replace(self.embedder.settings, model=self.embedder.model_name),
-            skipped=list(album.skipped),
-            photo_model=photo_model.name if photo_model else None,
-        )
-        with FaceEmbeddingProcess(self.embedder, self.helper_process) as embedding:
-            faces = _Batched(self.batch_faces, embedding.submit, embedding.result)
-            photos = _photo_batches(photo_model)
-            self._analyse_all(album, index, photo_model, (faces, photos), progress)
-            _set_faces(index, faces.tags, faces.outputs())
-        if photo_model:
-            index.photo_embeddings = photos.outputs()
-        return index
-
-    def _analyse_all(
-        self,
-        album: Album,
-        index: AlbumIndex,
-        photo_model: PhotoTextModel | None,
-        batches: tuple[_Batched, _Batched],
-        progress: Progress | None,
-    ) -> None:
-        """Every photo analysed by the workers and recorded in album order; its face crops
-        and UForm input go to the (faces, photos) batches."""
-        faces, photos = batches
-        total = len(album)
-        with ThreadPoolExecutor(self.workers, thread_name_prefix="facefind-index") as pool:
-            for done, analysed in enumerate(self._in_order(album, pool, photo_model), start=1):
-                number = self._record(analysed, index)
-                for face in analysed.faces if number is not None else ():
-                    faces.add((number, face.box, face.confidence), face.crop)
-                if number is not None and analysed.photo_input is not None:
-                    photos.add(number, analysed.photo_input)
-                if progress:
-                    progress(done, total)
-
-    def _usable_photo_model(self) -> PhotoTextModel | None:
-        """The UForm model if it can be loaded; without it faces are indexed all the same."""
-        if self.photo_model is None:
-            return None
-        try:
-            self.photo_model.load()
-        except ModelUnavailableError as error:
-            self.notify(str(error))
-            return None
-        return self.photo_model
-
-    def _in_order(
-        self, album: Album, pool: ThreadPoolExecutor, photo_model: PhotoTextModel | None
-    ) -> Iterator[_Analysed]:
-        """Photos analysed by the pool, in album order, with a bounded number in flight."""
-        in_flight: deque[Future] = deque()
-        for entry in album:
-            in_flight.append(pool.submit(self._analyse, album, entry, photo_model))
-            if len(in_flight) > 2 * self.workers:
-                yield in_flight.popleft().result()
-        while in_flight:
-            yield in_flight.popleft().result()
-
-    def _analyse(
-        self, album: Album, entry: PhotoEntry, photo_model: PhotoTextModel | None
-    ) -> _Analysed:
-        """Read, decode and detect one photo (in a worker); never raises for a bad photo."""
-        try:
-            data = album.read(entry)
-            photo = self.embedder.decode(data, self.image_limits)
-            del data
-            # one shrunk copy serves the detector, the thumbnail and the UForm encoder
-            preview = photo.shrunk(self.embedder.settings.detect_size)
-            faces = self.embedder.detect(photo, preview)
-            thumbnail = thumbnail_jpeg(preview.pixels, self.image_limits.thumbnail_size)
-            photo_input = photo_model.preprocess(preview.pixels) if photo_model else None
-        except PhotoError as error:
-            return _Analysed(skipped=Skipped(entry.name, str(error)))
-        except FacefindError:
-            raise  # the model itself failed: not this photo's fault
-        except Exception as error:  # never let one photo stop the album
-            log.error("Unexpected error on %s", entry.name, exc_info=error)  # server log only
-            reason = f"could not be processed ({error})"
-            return _Analysed(skipped=Skipped(entry.name, reason))
-        info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)
-        return _Analysed(info, thumbnail, faces, photo_input)
-
-    @staticmethod
-    def _record(analysed: _Analysed, index: AlbumIndex) -> int | None:
-        """Add the photo to the index and return its number (None if it was skipped)."""
-        if analysed.info is None:
-            assert analysed.skipped is not None
-            index.skipped.append(analysed.skipped)
-            return None
-        index.photos.append(analysed.info)
-        index.thumbnails.append(analysed.thumbnail)
-        return len(index.photos) - 1
-
-
-def _set_faces(index: AlbumIndex, tags: list, vectors: np.ndarray) -> None:
-    if not tags:
-        return
-    index.embeddings = vectors
-    index.face_photo = np.array([number for number, _, _ in tags], dtype=np.int32)
-    index.boxes = np.array([box for _, box, _ in tags], dtype=np.int32).reshape(-1, 4)
-    index.confidences = np.array([confidence for _, _, confidence in tags], dtype=np.float32)
-
-
-def add_photo_embeddings(
-    index: AlbumIndex,
-    album: Album,
-    photo_model: PhotoTextModel,
-    progress: Progress | None = None,
-) -> None:
-    """Give an index made without UForm (e.g. offline) its photo embeddings, faces untouched.
-
-    The photos are read again from the album the index was made from.
-    """
-    try:
-        entries = [album.entry(info.name) for info in index.photos]
-    except KeyError as missing:
-        raise FacefindError(
-            f"This album is not the one the index was made from ({missing.args[0]} is missing)."
-        ) from None
-    photo_model.load()
-    batch = _photo_batches(photo_model)
-    for done, entry in enumerate(entries, start=1):
-        pixels = decode_photo(album.read(entry), 512).pixels
-        batch.add(done - 1, photo_model.preprocess(pixels))
-        if progress:
-            progress(done, len(entries))
-    index.photo_embeddings = batch.outputs()
-    index.photo_model = photo_model.name
-
-
-def build_index(
-    source: Album | bytes | BinaryIO,
-    settings: FaceSettings | None = None,
-    progress: Progress | None = None,
-    embedder: FaceEmbedder | None = None,
-    photo_model: PhotoTextModel | None = None,
-) -> AlbumIndex:
-    """Index an album zip (bytes, file object or opened Album) with the given face settings."""
-    album = source if isinstance(source, Album) else Album(source)
-    embedder = embedder or FaceEmbedder(settings)
-    return IndexBuilder(embedder, photo_model).build(album, progress)
+    return bool(consistent)
 
 
 def is_index_file(path: str | Path) -> bool:

@@ -16,11 +16,12 @@ import numpy as np
 
 from .assignment import distinct_assignment
 from .errors import FacefindError, ModelUnavailableError, NoFaceError, PhotoError
-from .faces import Box, Face, FaceEmbedder, l2_normalize
+from .faces import Box, Face, FaceEmbedder
 from .images import decode_photo
 from .index import AlbumIndex
 from .runtime import deepface
 from .semantic import PhotoTextModel
+from .vectors import l2_normalize
 
 MatchMode = Literal["any", "all"]
 DEFAULT_MIN_SCORE = 50.0

@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import ModelUnavailableError
-from .faces import l2_normalize
+from .vectors import l2_normalize
 
 DEFAULT_UFORM_MODEL = "unum-cloud/uform3-image-text-english-small"
 UFORM_MODELS = (

@@ -79,7 +79,7 @@ def album_zip(all_photos: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="session")
 def album_index(album_zip: bytes):
     """The 64-photo album indexed once with the default detector and the offline Dlib model."""
-    from facefind.index import build_index
+    from facefind.builder import build_index
 
     return build_index(album_zip, TEST_SETTINGS)
 

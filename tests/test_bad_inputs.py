@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facefind.builder import build_index
 from facefind.errors import ArchiveError, NoFaceError
-from facefind.index import build_index
 from facefind.search import query_faces, search_faces, stack_embeddings
 
 from .builders import legacy_named_zip, png_header_only, set_entry_flags, solid_jpeg, zip_bytes

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 
 from facefind.archive import Album
+from facefind.builder import IndexBuilder
 from facefind.face_process import FaceEmbeddingProcess
 from facefind.faces import FaceEmbedder
-from facefind.index import IndexBuilder
 
 from .builders import process_exists, zip_bytes
 
@@ -79,7 +79,7 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path, faces_dir: Path
     script = tmp_path / "find.py"
     script.write_text(
         "import io, zipfile\n"
-        "from facefind.index import IndexBuilder\n"
+        "from facefind.builder import IndexBuilder\n"
         "from facefind.archive import Album\n"
         "from facefind.faces import FaceEmbedder\n"
         "from facefind.config import FaceSettings\n"

@@ -243,7 +243,7 @@ def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch
 def test_one_photos_unexpected_error_is_logged_with_its_traceback(
     monkeypatch, caplog, all_photos
 ) -> None:
-    from facefind.index import build_index
+    from facefind.builder import build_index
 
     from .builders import zip_bytes
 

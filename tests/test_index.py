@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facefind.archive import Album
+from facefind.builder import build_index
 from facefind.errors import IndexFileError
-from facefind.index import AlbumIndex, build_index, is_index_file
+from facefind.index import AlbumIndex, is_index_file
 from facefind.search import search_faces
 
 from .builders import zip_bytes
@@ -157,4 +159,33 @@ def test_an_index_of_the_old_format_is_refused_with_index_again(
         IndexFileError,
         match="facefind 0.1.0 in a format this version .* does not read. Index the album again",
     ):
+        AlbumIndex.load(path)
+
+
+def test_indexing_settings_change_the_work_not_the_index(all_photos) -> None:
+    from facefind.builder import IndexBuilder
+    from facefind.config import IndexingSettings
+    from facefind.faces import FaceEmbedder
+
+    names = ["img1.jpg", "couple.jpg", "img17.jpg", "img20.jpg"]
+    album = Album(zip_bytes({name: all_photos[name] for name in names}))
+    embedder = FaceEmbedder(TEST_SETTINGS)
+    default = IndexBuilder(embedder).build(album)
+    small = IndexingSettings(workers=1, look_ahead=1, face_batch=1, pending_batches=1)
+    one_by_one = IndexBuilder(embedder, settings=small, helper_process=False).build(album)
+    assert [p.name for p in one_by_one.photos] == [p.name for p in default.photos]
+    assert np.array_equal(one_by_one.face_photo, default.face_photo)
+    np.testing.assert_allclose(one_by_one.embeddings, default.embeddings, atol=1e-5)
+
+
+def test_an_index_whose_faces_are_not_grouped_by_photo_is_refused(album_index, tmp_path) -> None:
+    """Search takes each photo's faces as one contiguous run: an index that breaks this is
+    damaged, however it was made."""
+    from dataclasses import replace
+
+    shuffled = replace(album_index, face_photo=album_index.face_photo[::-1].copy())
+    assert album_index.is_consistent() and not shuffled.is_consistent()
+    path = tmp_path / "shuffled.facefind"
+    shuffled.save(path)
+    with pytest.raises(IndexFileError, match="do not fit together"):
         AlbumIndex.load(path)

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
-from facefind.faces import l2_normalize
 from facefind.index import AlbumIndex
 from facefind.people import face_links, group_people, merge, person_hits
+from facefind.vectors import l2_normalize
 
 from .builders import facefind
 

@@ -10,9 +10,9 @@ import pytest
 
 from facefind.config import FaceSettings
 from facefind.errors import FacefindError, NoFaceError
-from facefind.faces import l2_normalize
 from facefind.index import AlbumIndex, PhotoInfo
 from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddings
+from facefind.vectors import l2_normalize
 
 # --- calibration --------------------------------------------------------------------------
 

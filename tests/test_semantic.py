@@ -15,8 +15,9 @@ import pytest
 from PIL import Image
 
 from facefind.archive import Album
+from facefind.builder import IndexBuilder, add_photo_embeddings, build_index
 from facefind.errors import FacefindError, ModelUnavailableError
-from facefind.index import AlbumIndex, IndexBuilder, add_photo_embeddings, build_index
+from facefind.index import AlbumIndex
 from facefind.search import (
     relative_scores,
     search_faces,

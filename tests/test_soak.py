@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from facefind.archive import Album
+from facefind.builder import IndexBuilder
 from facefind.faces import FaceEmbedder
-from facefind.index import IndexBuilder
 
 from .builders import zip_bytes
 from .conftest import TEST_SETTINGS
