@@ -40,9 +40,11 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
+from shared_data import shared_faces_folder  # noqa: E402
+
 from facefind.archive import Album  # noqa: E402
 from facefind.builder import IndexBuilder  # noqa: E402
-from facefind.config import FaceSettings, preferred_detector, sample_faces_folder  # noqa: E402
+from facefind.config import FaceSettings, preferred_detector  # noqa: E402
 from facefind.errors import NoFaceError  # noqa: E402
 from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.index import AlbumIndex  # noqa: E402
@@ -317,7 +319,7 @@ def read_photos_zip(data: bytes) -> dict[str, bytes]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    faces = Path(args.faces or sample_faces_folder())
+    faces = Path(args.faces or shared_faces_folder())
     model = args.model or FaceSettings().model
     settings = FaceSettings(
         model=model, detector=args.detector or preferred_detector(model), thorough=args.thorough

@@ -35,13 +35,12 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from shared_data import shared_faces_folder  # noqa: E402
+
 from facefind.archive import Album  # noqa: E402
 from facefind.builder import IndexBuilder  # noqa: E402
-from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
-from facefind.errors import (
-    ModelUnavailableError,  # noqa: E402
-    NoFaceError,  # noqa: E402
-)
+from facefind.config import FaceSettings  # noqa: E402
+from facefind.errors import ModelUnavailableError, NoFaceError  # noqa: E402
 from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.images import decode_photo  # noqa: E402
 from facefind.index import AlbumIndex, PhotoInfo  # noqa: E402
@@ -296,7 +295,7 @@ def measure(name: str, build, placed, queries, compared: int) -> dict:
 
 
 def run(args: argparse.Namespace) -> dict:
-    folder = Path(args.faces or sample_faces_folder())
+    folder = Path(args.faces or shared_faces_folder())
     settings = FaceSettings(model=args.model, detector=args.detector)
     data, placed = race_album(folder, args.photos)
     embedder = FaceEmbedder(settings)

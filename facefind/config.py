@@ -6,7 +6,6 @@ The dataclasses are frozen so that a set of settings can be hashed: the app cach
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 #: Face models facefind offers; both give 128-D embeddings. Dlib's weights ship with the
@@ -100,11 +99,3 @@ class ImageLimits:
     #: A decompression bomb is refused before its pixels are allocated (30000x30000 = 900 MP).
     max_pixels: int = 200_000_000
     thumbnail_size: int = 384
-
-
-def sample_faces_folder() -> str:
-    """Where the shared real face photos live (tests and benchmarks)."""
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    return os.environ.get("FACEFIND_TEST_FACES") or os.path.join(
-        here, "..", "shared", "data", "faces"
-    )

@@ -20,7 +20,7 @@ import pytest
 os.environ["DEEPFACE_HOME"] = tempfile.mkdtemp(prefix="facefind-deepface-home-")
 os.environ.setdefault("DEEPFACE_BACKEND_ENGINE", "onnx")
 
-from facefind.config import FaceSettings, sample_faces_folder  # noqa: E402
+from facefind.config import FaceSettings  # noqa: E402
 
 from .builders import zip_bytes  # noqa: E402
 
@@ -43,7 +43,9 @@ def missing_test_data(reason: str) -> None:
 
 @pytest.fixture(scope="session")
 def faces_dir() -> Path:
-    folder = Path(sample_faces_folder()).resolve()
+    root = Path(__file__).resolve().parent.parent
+    default = root.parent / "shared" / "data" / "faces"
+    folder = Path(os.environ.get("FACEFIND_TEST_FACES") or default).resolve()
     if not (folder / "identities.csv").is_file():
         missing_test_data(f"the shared face photos are not at {folder} (set FACEFIND_TEST_FACES)")
     return folder
