@@ -29,7 +29,7 @@ CHIP_PADDING = 0.25
 #: dlib's CNN detector finds faces from ~80 px (40 px at 2x); an 8 px picture crashes it.
 CNN_MIN_SIDE = 40
 
-Box = tuple[int, int, int, int]  # x, y, width, height
+Box = tuple[int, int, int, int]  # x, y, width, height in a photo's pixels
 
 
 @dataclass(frozen=True)
