@@ -139,7 +139,7 @@ def baseline_index(
     """The usual way: one DeepFace.represent call per full-size photo, one after another, and
     (with --with-images) one UForm encoder call per photo."""
     DeepFace = deepface()
-    index = AlbumIndex(model=settings.model, detector=settings.detector, settings=settings)
+    photos: list[PhotoInfo] = []
     vectors, owners, boxes, confidences, described = [], [], [], [], []
     for number, entry in enumerate(album.photos[:limit]):
         photo = decode_photo(album.read(entry))
@@ -163,15 +163,24 @@ def baseline_index(
             owners.append(number)
             boxes.append([area["x"], area["y"], area["w"], area["h"]])
             confidences.append(face["face_confidence"])
-        index.photos.append(PhotoInfo(entry.name, photo.width, photo.height, entry.size))
+        photos.append(PhotoInfo(entry.name, photo.width, photo.height, entry.size))
+    faces = {}
     if vectors:
-        index.embeddings = l2_normalize(np.asarray(vectors, dtype=np.float32))
-        index.face_photo = np.asarray(owners, dtype=np.int32)
-        index.boxes = np.asarray(boxes, dtype=np.int32)
-        index.confidences = np.asarray(confidences, dtype=np.float32)
-    if described:
-        index.photo_embeddings = np.stack(described)
-    return index
+        faces = {
+            "embeddings": l2_normalize(np.asarray(vectors, dtype=np.float32)),
+            "face_photo": np.asarray(owners, dtype=np.int32),
+            "boxes": np.asarray(boxes, dtype=np.int32),
+            "confidences": np.asarray(confidences, dtype=np.float32),
+        }
+    return AlbumIndex(
+        model=settings.model,
+        detector=settings.detector,
+        settings=settings,
+        photos=photos,
+        thumbnails=[b""] * len(photos),
+        photo_embeddings=np.stack(described) if described else None,
+        **faces,
+    )
 
 
 def retrieval(

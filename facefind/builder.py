@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .archive import Album, PhotoEntry, Skipped
-from .config import FaceSettings, ImageLimits, IndexingSettings
+from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, IndexingSettings
 from .errors import ArchiveError, FacefindError, ModelUnavailableError, PhotoError
 from .face_process import FaceEmbeddingProcess
 from .faces import Box, DetectedFace, FaceEmbedder
@@ -50,6 +50,25 @@ class _Analysed:
     faces: list[DetectedFace] = field(default_factory=list)
     photo_input: np.ndarray | None = None  # the photo prepared for the UForm image encoder
     skipped: Skipped | None = None
+
+
+@dataclass
+class _Collected:
+    """The photos recorded so far, in album order, and the files skipped."""
+
+    photos: list[PhotoInfo] = field(default_factory=list)
+    thumbnails: list[bytes] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def record(self, analysed: _Analysed) -> int | None:
+        """Add the photo and return its number (None if it was skipped)."""
+        if analysed.info is None:
+            assert analysed.skipped is not None
+            self.skipped.append(analysed.skipped)
+            return None
+        self.photos.append(analysed.info)
+        self.thumbnails.append(analysed.thumbnail)
+        return len(self.photos) - 1
 
 
 class _Batched:
@@ -148,14 +167,7 @@ class IndexBuilder:
             )
         self.embedder.load()
         photo_model = self._usable_photo_model()
-        index = AlbumIndex(
-            model=self.embedder.model_name,
-            detector=self.embedder.detector,
-            # the model actually used, which differs from the asked one after a fallback
-            settings=replace(self.embedder.settings, model=self.embedder.model_name),
-            skipped=list(album.skipped),
-            photo_model=photo_model.name if photo_model else None,
-        )
+        collected = _Collected(skipped=list(album.skipped))
         with FaceEmbeddingProcess(self.embedder, self.helper_process) as embedding:
             faces = _Batched(
                 self.settings.face_batch,
@@ -164,10 +176,23 @@ class IndexBuilder:
                 self.settings.pending_batches,
             )
             photos = _photo_batches(photo_model, self.settings.photo_batch)
-            self._analyse_all(album, index, photo_model, (faces, photos), progress)
-            _set_faces(index, faces.tags, faces.outputs())
-        if photo_model:
-            index.photo_embeddings = photos.outputs()
+            self._analyse_all(album, collected, photo_model, (faces, photos), progress)
+            embeddings, face_photo, boxes, confidences = _face_arrays(faces.tags, faces.outputs())
+        index = AlbumIndex(
+            model=self.embedder.model_name,
+            detector=self.embedder.detector,
+            # the model actually used, which differs from the asked one after a fallback
+            settings=replace(self.embedder.settings, model=self.embedder.model_name),
+            photos=collected.photos,
+            thumbnails=collected.thumbnails,
+            skipped=collected.skipped,
+            photo_embeddings=photos.outputs() if photo_model else None,
+            photo_model=photo_model.name if photo_model else None,
+            embeddings=embeddings,
+            face_photo=face_photo,
+            boxes=boxes,
+            confidences=confidences,
+        )
         if not index.is_consistent():  # search relies on it: never hand out a broken index
             raise FacefindError("Indexing went wrong: the index's parts do not fit together.")
         return index
@@ -175,7 +200,7 @@ class IndexBuilder:
     def _analyse_all(
         self,
         album: Album,
-        index: AlbumIndex,
+        collected: _Collected,
         photo_model: PhotoTextModel | None,
         batches: tuple[_Batched, _Batched],
         progress: Progress | None,
@@ -186,7 +211,7 @@ class IndexBuilder:
         total = len(album)
         with ThreadPoolExecutor(self.workers, thread_name_prefix="facefind-index") as pool:
             for done, analysed in enumerate(self._in_order(album, pool, photo_model), start=1):
-                number = self._record(analysed, index)
+                number = collected.record(analysed)
                 if number is not None:
                     for face in analysed.faces:
                         faces.add(FaceRecord(number, face.box, face.confidence), face.crop)
@@ -242,25 +267,18 @@ class IndexBuilder:
         info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)
         return _Analysed(info, thumbnail, faces, photo_input)
 
-    @staticmethod
-    def _record(analysed: _Analysed, index: AlbumIndex) -> int | None:
-        """Add the photo to the index and return its number (None if it was skipped)."""
-        if analysed.info is None:
-            assert analysed.skipped is not None
-            index.skipped.append(analysed.skipped)
-            return None
-        index.photos.append(analysed.info)
-        index.thumbnails.append(analysed.thumbnail)
-        return len(index.photos) - 1
+
+def _face_arrays(tags: list[FaceRecord], vectors: np.ndarray) -> _FaceArrays:
+    """The index's face arrays (embeddings, photo numbers, boxes, confidences) in album order."""
+    return (
+        vectors.reshape(len(tags), EMBEDDING_SIZE),
+        np.array([tag.photo for tag in tags], dtype=np.int32),
+        np.array([tag.box for tag in tags], dtype=np.int32).reshape(-1, 4),
+        np.array([tag.confidence for tag in tags], dtype=np.float32),
+    )
 
 
-def _set_faces(index: AlbumIndex, tags: list[FaceRecord], vectors: np.ndarray) -> None:
-    if not tags:
-        return
-    index.embeddings = vectors
-    index.face_photo = np.array([tag.photo for tag in tags], dtype=np.int32)
-    index.boxes = np.array([tag.box for tag in tags], dtype=np.int32).reshape(-1, 4)
-    index.confidences = np.array([tag.confidence for tag in tags], dtype=np.float32)
+_FaceArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def add_photo_embeddings(
@@ -268,8 +286,8 @@ def add_photo_embeddings(
     album: Album,
     photo_model: PhotoTextModel,
     progress: Progress | None = None,
-) -> None:
-    """Give an index made without UForm (e.g. offline) its photo embeddings, faces untouched.
+) -> AlbumIndex:
+    """The index with UForm photo embeddings added (an index made offline), faces untouched.
 
     The photos are read again from the album the index was made from.
     """
@@ -286,8 +304,7 @@ def add_photo_embeddings(
         batch.add(done - 1, photo_model.preprocess(pixels))
         if progress:
             progress(done, len(entries))
-    index.photo_embeddings = batch.outputs()
-    index.photo_model = photo_model.name
+    return replace(index, photo_embeddings=batch.outputs(), photo_model=photo_model.name)
 
 
 def build_index(

@@ -123,7 +123,7 @@ def run_describe(args: argparse.Namespace) -> int:
     index = AlbumIndex.load(args.index)
     photo_model = PhotoTextModel(args.uform_model)
     progress = None if args.quiet else ProgressPrinter()
-    add_photo_embeddings(index, _open_album(args.album), photo_model, progress)
+    index = add_photo_embeddings(index, _open_album(args.album), photo_model, progress)
     index.save(args.index)
     print(
         f"{len(index.photos)} photos described by {index.photo_model} -> {args.index}",

@@ -41,9 +41,10 @@ class PhotoInfo:
     size: int
 
 
-@dataclass
+@dataclass(frozen=True)
 class AlbumIndex:
-    """Photos and faces of one album, ready to search."""
+    """Photos and faces of one album, ready to search. Never changed once made (a change, such
+    as adding photo embeddings, makes a new one), so a search never sees it half-built."""
 
     model: str
     detector: str

@@ -177,7 +177,9 @@ def test_index_without_uform_gains_photo_embeddings_later(
     with pytest.raises(ModelUnavailableError, match="indexed without photo embeddings"):
         text_search(index, model, "red")
     faces_before = index.embeddings.copy()
-    add_photo_embeddings(index, Album(colour_album), model)
+    described = add_photo_embeddings(index, Album(colour_album), model)
+    assert index.photo_embeddings is None, "the index itself is not changed"
+    index = described
     np.testing.assert_array_equal(index.embeddings, faces_before)
     assert text_search(index, model, "red")[0].name in {"red-shirt.jpg", "red-portrait.jpg"}
 
