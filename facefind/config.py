@@ -25,8 +25,8 @@ CHIP_MODELS = ("Dlib",)
 #: (retinaface, mtcnn, yunet, ...) download their weights on first use and can be named too.
 OFFLINE_DETECTORS = ("dlib", "opencv")
 DEFAULT_DETECTOR = "dlib"
-#: The detector each model does best with in DeepFace's own LFW table (benchmarks/README.md,
-#: cosine, aligned): Dlib 96.4% with dlib; Facenet 97.4% with yunet (92.6% with dlib). yunet
+#: The detector each model does best with in DeepFace's own LFW table (its benchmarks/README.md,
+#: cosine, aligned; the figures are in docs/accuracy.md, "Models"). yunet
 #: downloads its weights once (OpenCV's FaceDetectorYN, no TensorFlow).
 PREFERRED_DETECTORS = {"Dlib": "dlib", "Facenet": "yunet"}
 DETECTORS = ("dlib", "opencv", "yunet")

@@ -20,8 +20,8 @@ from .chips import Box, DlibTools
 from .config import CHIP_MODELS, FaceSettings
 from .images import DecodedPhoto
 
-#: dlib's CNN detector scans a copy of at most this long side: ~3 s on one core at 800 px,
-#: 6 s at 1024, 10 s at 1280; it finds faces from ~80 px of this copy.
+#: dlib's CNN detector scans a copy of at most this long side; its cost grows fast with the
+#: size (docs/accuracy.md, "Detection"). It finds faces from ~80 px of this copy.
 CNN_SCAN_SIZE = 800
 
 
@@ -107,9 +107,9 @@ class FaceDetector:
         ]
 
     def _cnn_regions(self, preview: DecodedPhoto) -> list:
-        """Faces dlib's CNN detector finds on a copy of at most `CNN_SCAN_SIZE` (about 3 s on
-        one core), as DeepFace regions in `preview`'s pixels, with eyes from the 5 landmarks
-        (what DeepFace's dlib detector reports), so that any model can align them."""
+        """Faces dlib's CNN detector finds on a copy of at most `CNN_SCAN_SIZE`, as DeepFace
+        regions in `preview`'s pixels, with eyes from the 5 landmarks (what DeepFace's dlib
+        detector reports), so that any model can align them."""
         from deepface.models.Detector import FacialAreaRegion
 
         scan = preview.shrunk(CNN_SCAN_SIZE)

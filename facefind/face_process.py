@@ -53,6 +53,7 @@ class FaceEmbeddingProcess:
     """
 
     def __init__(self, embedder: FaceEmbedder, use_helper: bool = True) -> None:
+        embedder.load()
         self.embedder = embedder
         self._helper: _Helper | None = None
         if use_helper:

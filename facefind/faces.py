@@ -72,9 +72,10 @@ class FaceEmbedder:
 
     @property
     def model_name(self) -> str:
-        """The face model actually used (after any fallback); loads it if needed."""
-        self.load()
-        assert self._model_name is not None
+        """The face model actually used (after any fallback). Loading is never a side effect of
+        reading this: call `load()` first (detect, embed and faces do)."""
+        if self._model_name is None:
+            raise RuntimeError("FaceEmbedder.load() has not been called yet")
         return self._model_name
 
     @property
@@ -118,6 +119,7 @@ class FaceEmbedder:
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Unit-length embeddings of aligned face crops, in one batched model call."""
+        self.load()
         model_name = self.model_name
         with _MODEL_LOCK:
             return embed_crops(crops, model_name)

@@ -17,10 +17,9 @@ import numpy as np
 from .index import AlbumIndex
 from .search import FaceHit, PhotoHit, ScoreScale
 
-#: Links between faces up to this many times the model's verification distance. Measured on the
-#: labelled albums, whole and with a photo per person left out (docs/accuracy.md, "People"):
-#: 0.9 is the steadiest (worst F1 0.889); at 1.0 and above, once the photos that bind a person
-#: are missing, Chinese whispers chains look-alikes together (worst F1 0.6).
+#: Links between faces up to this many times the model's verification distance: the steadiest
+#: factor on the labelled albums, whole and with photos left out (docs/accuracy.md, "People");
+#: looser links let Chinese whispers chain look-alikes together.
 GROUPING_FACTOR = 0.9
 BLOCK_ROWS = 4096
 

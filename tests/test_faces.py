@@ -72,6 +72,7 @@ def test_facenet_falls_back_to_dlib_with_a_notice_when_weights_cannot_be_had(mon
     monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", None)
     notices: list[str] = []
     embedder = FaceEmbedder(FaceSettings(model="Facenet"), notify=notices.append)
+    embedder.load()
     assert embedder.model_name == "Dlib"
     assert len(notices) == 1 and "Facenet face model is not available" in notices[0]
     assert "\n" not in notices[0] and "Traceback" not in notices[0]
@@ -86,6 +87,14 @@ def test_facenet_is_used_where_its_weights_are_available(all_photos) -> None:
     embedder = FaceEmbedder(FaceSettings(model="Facenet"))
     faces = embedder.faces(decode_photo(all_photos["img1.jpg"], 2048))
     assert embedder.model_name == "Facenet" and len(faces) == 1
+
+
+def test_reading_the_model_name_never_loads_a_model() -> None:
+    embedder = FaceEmbedder(FaceSettings(model="Dlib"))
+    with pytest.raises(RuntimeError, match="load"):
+        embedder.model_name  # noqa: B018
+    embedder.load()
+    assert embedder.model_name == "Dlib"
 
 
 def test_unknown_model_or_detector_is_a_clear_error() -> None:
@@ -232,6 +241,7 @@ def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch
     monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", None)
     notices: list[str] = []
     embedder = FaceEmbedder(FaceSettings(model="Facenet", detector="dlib"), notify=notices.append)
+    embedder.load()
     assert embedder.model_name == "Dlib"
     assert notices == [
         "The Facenet face model is not available (it failed to load: not enough memory to "
