@@ -12,7 +12,7 @@ from facefind.index import AlbumIndex
 from facefind.people import face_links, group_people, merge, person_hits
 from facefind.vectors import l2_normalize
 
-from .builders import facefind
+from .builders import face_index, facefind
 
 
 def test_everyone_with_three_or_more_photos_is_one_person(
@@ -60,22 +60,10 @@ def test_merging_two_people_and_their_photos_as_results(album_index: AlbumIndex)
 
 
 def test_faces_seen_once_are_others_not_people() -> None:
-    from facefind.config import FaceSettings
-    from facefind.index import PhotoInfo
 
     rng = np.random.default_rng(1)
     faces = l2_normalize(rng.standard_normal((6, 128)).astype(np.float32))
-    index = AlbumIndex(
-        model="Dlib",
-        detector="dlib",
-        settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo(f"p{n}.jpg", 10, 10, 1) for n in range(6)],
-        thumbnails=[b""] * 6,
-        embeddings=faces,
-        face_photo=np.arange(6, dtype=np.int32),
-        boxes=np.ones((6, 4), dtype=np.int32),
-        confidences=np.ones(6, dtype=np.float32),
-    )
+    index = face_index(faces, range(6))
     people = group_people(index)
     assert people.people == () and people.others == 6
     assert len(group_people(index, min_photos=1).people) == 6

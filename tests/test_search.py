@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.config import FaceSettings
 from facefind.errors import FacefindError, NoFaceError
-from facefind.index import AlbumIndex, PhotoInfo
+from facefind.index import AlbumIndex
 from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddings
 from facefind.vectors import l2_normalize
+
+from .builders import face_index
 
 # --- calibration --------------------------------------------------------------------------
 
@@ -69,16 +70,8 @@ ALICE, BOB, CAROL = unit(1, 0, 0), unit(0, 1, 0), unit(0, 0, 1)
 def hand_made_index() -> AlbumIndex:
     """photo 0: Alice; photo 1: Alice and Bob; photo 2: Bob; photo 3: nobody; photo 4: Carol."""
     faces = [(0, ALICE), (1, BOB), (1, unit(0.97, 0.03, 0.2)), (2, BOB), (4, CAROL)]
-    return AlbumIndex(
-        model="Dlib",
-        detector="dlib",
-        settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo(f"p{n}.jpg", 100, 100, 1) for n in range(5)],
-        thumbnails=[b""] * 5,
-        embeddings=np.stack([vector for _, vector in faces]),
-        face_photo=np.array([photo for photo, _ in faces], dtype=np.int32),
-        boxes=np.array([[n, n, 10, 10] for n in range(len(faces))], dtype=np.int32),
-        confidences=np.ones(len(faces), dtype=np.float32),
+    return face_index(
+        np.stack([vector for _, vector in faces]), [photo for photo, _ in faces], photos=5
     )
 
 
@@ -127,17 +120,7 @@ def test_query_expansion_finds_a_person_through_the_photos_it_is_sure_of() -> No
     a photo at cosine 0.91 to the query (below Dlib's 0.93) is found through them, while a
     photo as far from the query on the other side is not."""
     sure, other_photo, look_alike = turned(8.1), turned(24.0), turned(-24.0)
-    index = AlbumIndex(
-        model="Dlib",
-        detector="dlib",
-        settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo(f"p{n}.jpg", 100, 100, 1) for n in range(3)],
-        thumbnails=[b""] * 3,
-        embeddings=np.stack([sure, other_photo, look_alike]),
-        face_photo=np.arange(3, dtype=np.int32),
-        boxes=np.zeros((3, 4), dtype=np.int32),
-        confidences=np.ones(3, dtype=np.float32),
-    )
+    index = face_index(np.stack([sure, other_photo, look_alike]), range(3))
     assert names(search_faces(index, ALICE, expand=False)) == ["p0.jpg"]
     expanded = search_faces(index, ALICE)
     assert names(expanded) == ["p0.jpg", "p1.jpg"]
@@ -258,17 +241,7 @@ def test_ten_people_on_a_forty_face_photo_at_zero_percent_answer() -> None:
     rng = np.random.default_rng(5)
     faces = l2_normalize(rng.standard_normal((40, 128)).astype(np.float32))
     people = l2_normalize(faces[:10] + 0.02 * rng.standard_normal((10, 128)).astype(np.float32))
-    index = AlbumIndex(
-        model="Dlib",
-        detector="dlib",
-        settings=FaceSettings(model="Dlib"),
-        photos=[PhotoInfo("class.jpg", 4000, 3000, 1)],
-        thumbnails=[b""],
-        embeddings=faces,
-        face_photo=np.zeros(40, dtype=np.int32),
-        boxes=np.arange(160, dtype=np.int32).reshape(40, 4),
-        confidences=np.ones(40, dtype=np.float32),
-    )
+    index = face_index(faces, [0] * 40)  # one class photo of 40 faces
     hits = search_faces(index, people, "all", min_score=0)
     assert len(hits) == 1 and len(hits[0].faces) == 10
     assert {hit.person: hit.face for hit in hits[0].faces} == {p: p for p in range(10)}
