@@ -252,10 +252,11 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
     """A zip of the shown photos, built when asked for (it can be large) and kept until the
     results change."""
     names = tuple(hit.name for hit in hits)
+    these = "this photo" if len(names) == 1 else f"these {len(names)} photos"
     prepared = loaded.download
     if prepared is not None and prepared[0] == names:
         st.download_button(
-            f"Download {'this photo' if len(names) == 1 else f'these {len(names)} photos'} (.zip)",
+            f"Download {these} (.zip)",
             data=prepared[1],
             file_name="facefind-photos.zip",
             mime="application/zip",
@@ -263,7 +264,7 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
             icon=":material/download:",
         )
     elif st.button(
-        f"Prepare a zip of {'this photo' if len(names) == 1 else f'these {len(names)} photos'}",
+        f"Prepare a zip of {these}",
         key=f"{key}-prepare",
         icon=":material/folder_zip:",
     ):

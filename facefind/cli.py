@@ -96,16 +96,17 @@ def _open_album(path: str) -> Album:
 
 
 def _index_album(
-    path: str, embedder: FaceEmbedder, photo_model: PhotoTextModel | None, quiet: bool
+    album: Album, embedder: FaceEmbedder, photo_model: PhotoTextModel | None, quiet: bool
 ) -> AlbumIndex:
     progress = None if quiet else ProgressPrinter()
     builder = IndexBuilder(embedder, photo_model, notify=_notify)
-    return builder.build(_open_album(path), progress)
+    return builder.build(album, progress)
 
 
 def run_index(args: argparse.Namespace) -> int:
     photo_model = None if args.no_text else PhotoTextModel(args.uform_model)
-    index = _index_album(args.album, _embedder(_face_settings(args)), photo_model, args.quiet)
+    album = _open_album(args.album)
+    index = _index_album(album, _embedder(_face_settings(args)), photo_model, args.quiet)
     output = args.output or str(Path(args.album).with_suffix(".facefind"))
     index.save(output)
     described = f", photos described by {index.photo_model}" if index.photo_model else ""
@@ -132,7 +133,9 @@ def run_describe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder]:
+def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder, Album | None]:
+    """The index, from an index file or by indexing the album zip (then also the album, read
+    into memory once, for whatever else needs its photos)."""
     if is_index_file(args.album):
         index = AlbumIndex.load(args.album, model=args.model)
         if args.detector and args.detector != index.detector:
@@ -140,19 +143,20 @@ def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder]:
                 f"the index was made with the {index.detector} detector; "
                 "query faces are found with it too."
             )
-        return index, _embedder(index.settings)
+        return index, _embedder(index.settings), None
     embedder = _embedder(_face_settings(args))
     photo_model = None
     if args.text:  # fail now, not after indexing the whole album
         photo_model = PhotoTextModel(args.uform_model)
         photo_model.load()
-    return _index_album(args.album, embedder, photo_model, args.quiet), embedder
+    album = _open_album(args.album)
+    return _index_album(album, embedder, photo_model, args.quiet), embedder, album
 
 
 def run_search(args: argparse.Namespace) -> int:
     if not args.face and not args.text:
         raise FacefindError("Say what to look for: --face PHOTO, --text DESCRIPTION, or both.")
-    index, embedder = _load_or_index(args)
+    index, embedder, _ = _load_or_index(args)
     faces = []
     for path in args.face or ():
         faces.extend(query_faces(embedder, _read(path), name=path, all_faces=args.all_faces))
@@ -175,14 +179,14 @@ def run_search(args: argparse.Namespace) -> int:
 
 def run_people(args: argparse.Namespace) -> int:
     """Everyone in the album, without a query photo: groups of faces, most photos first."""
-    index, _ = _load_or_index(args)
+    index, _, album = _load_or_index(args)
     people = group_people(index, min_photos=args.min_photos)
     report = people_report(index, people)
     if args.export:
-        source = args.album_zip or args.album
-        if is_index_file(source):
+        if args.album_zip and not is_index_file(args.album_zip):
+            album = _open_album(args.album_zip)
+        elif args.album_zip or album is None:  # an index file: its photos are not in it
             raise FacefindError("--export needs the album's zip: give it with --album-zip.")
-        album = _open_album(source)
         folders = {f"person-{entry['id']:02d}": entry["photos"] for entry in report["people"]}
         _write_new(args.export, album.zip_of_folders(folders))
         print(f"{len(folders)} people exported to {args.export}", file=sys.stderr)

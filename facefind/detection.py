@@ -88,13 +88,11 @@ class FaceDetector:
         regions = self._detector_model().detect_faces(
             cv2.cvtColor(preview.pixels, cv2.COLOR_RGB2BGR)
         )
-        if not self._kept(regions, preview) and (thorough or self.settings.thorough):
-            regions = self._cnn_regions(preview)
+        kept = self._kept(regions, preview)
+        if not kept and (thorough or self.settings.thorough):
+            kept = self._kept(self._cnn_regions(preview), preview)
         to_photo = photo.scale / preview.scale
-        faces = [
-            self._aligned(scale_region(region, to_photo), photo)
-            for region in self._kept(regions, preview)
-        ]
+        faces = [self._aligned(scale_region(region, to_photo), photo) for region in kept]
         return sorted(faces, key=lambda face: face.area, reverse=True)
 
     def _kept(self, regions: list, preview: DecodedPhoto) -> list:
