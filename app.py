@@ -17,7 +17,16 @@ from PIL import ImageOps
 
 from facefind.archive import Album
 from facefind.builder import IndexBuilder
-from facefind.config import DETECTORS, FACE_MODELS, FaceSettings, preferred_detector
+from facefind.config import (
+    DETECTORS,
+    FACE_MODELS,
+    FALLBACK_DETECTOR,
+    FaceSettings,
+    detector_name,
+    min_confidence_of,
+    preferred_detector,
+)
+from facefind.detectors import yuface_installed
 from facefind.errors import FacefindError
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
@@ -106,7 +115,7 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
                 "Minimum face confidence",
                 0.0,
                 1.0,
-                defaults.min_confidence,
+                min_confidence_of(defaults, detector),
                 0.05,
                 help="Faces the detector is less sure of are ignored.",
             )
@@ -201,7 +210,12 @@ def summary(loaded: LoadedAlbum) -> None:
                 rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
                 st.dataframe(rows, hide_index=True, use_container_width=True)
     st.sidebar.caption(
-        f"In use: the {index.model} face model, the {index.detector} detector"
+        f"In use: the {index.model} face model, the {detector_name(index.detector)} detector"
+        + (
+            " (libfacedetection cannot be installed here)"
+            if index.detector == FALLBACK_DETECTOR and not yuface_installed()
+            else ""
+        )
         + (f", {index.photo_model} for words." if index.photo_model else "; no text model.")
     )
 

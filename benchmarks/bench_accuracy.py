@@ -322,7 +322,11 @@ def run(args: argparse.Namespace) -> dict:
     faces = Path(args.faces or shared_faces_folder())
     model = args.model or FaceSettings().model
     settings = FaceSettings(
-        model=model, detector=args.detector or preferred_detector(model), thorough=args.thorough
+        model=model,
+        detector=args.detector or preferred_detector(model),
+        thorough=args.thorough,
+        min_confidence=args.min_confidence,
+        detect_size=args.detect_size,
     )
     embedder = FaceEmbedder(settings)
     embedder.load()
@@ -401,6 +405,9 @@ def print_report(report: dict, misses: bool) -> None:
             print(f"  {name}: missed {miss}")
         for hit in result["false_hits"] if misses else ():
             print(f"  {name}: false hit {hit}")
+        for person, score in (result.get("grouping_f1") or {}).items() if misses else ():
+            if score < 1:
+                print(f"  {name}: People groups {person} with F1 {score}")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -423,6 +430,10 @@ def main(argv: list[str] | None = None) -> None:
         help="dlib's CNN detector for album photos where HOG finds no face",
     )
     parser.add_argument("--min-score", type=float, default=50.0)
+    parser.add_argument(
+        "--min-confidence", type=float, help="the detector's bar (default: its own)"
+    )
+    parser.add_argument("--detect-size", type=int, help="long side the detector scans (px)")
     parser.add_argument(
         "--expand",
         dest="expand",

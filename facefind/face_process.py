@@ -1,4 +1,5 @@
-"""The face model in a helper process, so that embedding overlaps decoding and detecting.
+"""The face model in helper processes, so that embedding overlaps decoding and detecting and
+runs on every core.
 
 dlib's `compute_face_descriptor` holds Python's GIL for the whole call (about 100 ms a face on
 this project's 2-core machine), so in one process the threads that decode and detect the next
@@ -40,40 +41,54 @@ class HelperStopped(RuntimeError):
 class Embedding:
     """One batch of crops on its way to embeddings (already done when embedded here)."""
 
-    def __init__(self, future: Future, crops: list[np.ndarray] | None = None) -> None:
+    def __init__(
+        self, future: Future, crops: list[np.ndarray] | None = None, helper: _Helper | None = None
+    ) -> None:
         self.future = future
-        self.crops = crops  # kept while the helper works on them, in case it dies
+        self.crops = crops  # kept while a helper works on them, in case it dies
+        self.helper = helper
 
 
 class FaceEmbeddingProcess:
-    """Embeds batches of face crops in a helper process (or here, when `use_helper` is False).
+    """Embeds batches of face crops in helper processes (or here, when `helpers` is 0).
 
-    `submit` returns at once; `result` waits for that batch. The embeddings are those of
-    `FaceEmbedder.embed`: same model, same DeepFace call.
+    Batches go to the helpers in turn, so that embedding, the slowest step of indexing once
+    detection is cheap, runs on as many cores as there are helpers. `submit` returns at once;
+    `result` waits for that batch. The embeddings are those of `FaceEmbedder.embed`: same model,
+    same DeepFace call.
     """
 
-    def __init__(self, embedder: FaceEmbedder, use_helper: bool = True) -> None:
+    def __init__(self, embedder: FaceEmbedder, helpers: int | bool = 1) -> None:
         embedder.load()
         self.embedder = embedder
-        self._helper: _Helper | None = None
-        if use_helper:
+        self._helpers: list[_Helper] = []
+        self._turn = 0
+        for _ in range(int(helpers)):
             try:
-                self._helper = _Helper(embedder.model_name)
+                self._helpers.append(_Helper(embedder.model_name))
             except OSError as error:
                 log.warning("No helper process for the face model (%s); embedding here.", error)
+                break
+
+    @property
+    def helper_pids(self) -> list[int]:
+        """The helper processes' ids (none when faces are embedded in this process)."""
+        return [helper.process.pid for helper in self._helpers]
 
     @property
     def helper_pid(self) -> int | None:
-        """The helper process's id, or None when faces are embedded in this process."""
-        return self._helper.process.pid if self._helper is not None else None
+        """The first helper process's id, or None when faces are embedded in this process."""
+        return self._helpers[0].process.pid if self._helpers else None
 
     def submit(self, crops: Sequence[np.ndarray]) -> Embedding:
         crops = list(crops)
-        if self._helper is not None:
+        while self._helpers:
+            helper = self._helpers[self._turn % len(self._helpers)]
+            self._turn += 1
             try:
-                return Embedding(self._helper.submit(crops), crops)
+                return Embedding(helper.submit(crops), crops, helper)
             except HelperStopped as error:
-                self._stop_helper(error)
+                self._stop_helper(helper, error)
         done: Future = Future()
         done.set_result(self.embedder.embed(crops))
         return Embedding(done)
@@ -82,15 +97,16 @@ class FaceEmbeddingProcess:
         try:
             return embedding.future.result()
         except HelperStopped as error:
-            self._stop_helper(error)
+            if embedding.helper is not None:
+                self._stop_helper(embedding.helper, error)
             assert embedding.crops is not None
             return self.embedder.embed(embedding.crops)
 
     def close(self) -> None:
-        """Stop the helper process; batches it has not embedded yet are dropped."""
-        if self._helper is not None:
-            self._helper.close()
-            self._helper = None
+        """Stop the helper processes; batches they have not embedded yet are dropped."""
+        helpers, self._helpers = self._helpers, []
+        for helper in helpers:
+            helper.close()
 
     def __enter__(self) -> FaceEmbeddingProcess:
         return self
@@ -98,11 +114,14 @@ class FaceEmbeddingProcess:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _stop_helper(self, error: BaseException) -> None:
-        if self._helper is None:
+    def _stop_helper(self, helper: _Helper, error: BaseException) -> None:
+        if helper not in self._helpers:
             return
-        log.warning("The face model's helper process stopped (%s); embedding here.", error)
-        self.close()
+        self._helpers.remove(helper)
+        helper.close()
+        left = len(self._helpers)
+        where = f"embedding in the other {left}" if left else "embedding here"
+        log.warning("A helper process of the face model stopped (%s); %s.", error, where)
 
 
 class _Helper:

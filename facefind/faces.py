@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .chips import Box
-from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits
+from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, detect_size_of
 from .detection import DetectedFace, FaceDetector
 from .images import DecodedPhoto, decode_photo
 from .models import resolve_detector, resolve_model
@@ -115,7 +115,7 @@ class FaceEmbedder:
         A JPEG keeps its draft-mode size (up to twice that again) instead of being shrunk
         exactly: a 12 MP photo decodes in 32 ms and its exact shrink would cost 90 ms more.
         """
-        return decode_photo(data, 2 * self.settings.detect_size, limits, slack=2.0)
+        return decode_photo(data, 2 * detect_size_of(self.settings), limits, slack=2.0)
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Unit-length embeddings of aligned face crops, in one batched model call."""

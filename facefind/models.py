@@ -11,9 +11,11 @@ from .config import (
     DEFAULT_DETECTOR,
     DETECTORS,
     FACE_MODELS,
+    FALLBACK_DETECTOR,
     FALLBACK_FACE_MODEL,
     OFFLINE_DETECTORS,
 )
+from .detectors import make_detector, yuface_installed
 from .errors import ModelUnavailableError
 from .runtime import MODEL_WEIGHT_FILES, deepface, deepface_weights_folder
 
@@ -61,10 +63,18 @@ def weights_problem(name: str, error: Exception) -> str:
 
 
 def resolve_detector(name: str, say: Callable[[str], None]) -> str:
-    """The detector to use: `name`, or dlib (with a notice) where its weights cannot be
+    """The detector to use: `name`, or dlib's HOG (with a notice) where `name` cannot be had:
+    libfacedetection without a wheel for this platform, or a detector whose weights cannot be
     downloaded."""
+    if name == "yuface" and not yuface_installed():
+        say(
+            "The libfacedetection face detector (the yuface package) is not installed; it has "
+            "builds for Linux and Windows on Python 3.10 and 3.11 only: using dlib's HOG "
+            "detector instead, which misses more small and turned faces."
+        )
+        return resolve_detector(FALLBACK_DETECTOR, say)
     try:
-        deepface().build_model(name, task="face_detector")
+        make_detector(name)
         return name
     except Exception as error:
         if name not in OFFLINE_DETECTORS and _is_download_failure(error):
@@ -77,7 +87,7 @@ def resolve_detector(name: str, say: Callable[[str], None]) -> str:
             log.error("Loading the %s face detector failed", name, exc_info=error)
         raise ModelUnavailableError(
             f"The face detector {name!r} cannot be loaded ({error}). The detectors that "
-            "work offline are 'dlib' and 'opencv'."
+            f"work offline are {', '.join(repr(d) for d in OFFLINE_DETECTORS)}."
         ) from error
 
 

@@ -271,9 +271,14 @@ def query_faces(
     return faces if all_faces else faces[:1]
 
 
-def stack_embeddings(faces: Sequence[Face]) -> np.ndarray:
-    """The (n, 128) query matrix of the chosen faces."""
-    return np.stack([face.embedding for face in faces]).astype(np.float32)
+def stack_embeddings(faces: Sequence[Face], same_person: bool = False) -> np.ndarray:
+    """The (n, 128) query matrix of the chosen faces; with `same_person`, the faces are photos
+    of one person and become one query, their mean direction (1, 128): several photos of a
+    person describe them better than any one of them (docs/accuracy.md, "Near misses")."""
+    queries = np.stack([face.embedding for face in faces]).astype(np.float32)
+    if same_person:
+        return l2_normalize(queries.mean(axis=0, keepdims=True))
+    return queries
 
 
 # --- search by description and by example (UForm photo embeddings) --------------------------

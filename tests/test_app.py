@@ -231,7 +231,8 @@ def test_what_the_screen_says(album_files, all_photos) -> None:
     app = start_app()
     upload_album(app, album_files)
     assert any(
-        "In use: the Dlib face model, the dlib detector" in c.value for c in app.sidebar.caption
+        "In use: the Dlib face model, the libfacedetection detector" in c.value
+        for c in app.sidebar.caption
     )
     app.file_uploader(key="query-photos").set_value(
         [

@@ -115,7 +115,7 @@ def test_a_request_stuck_in_the_pipe_does_not_stop_the_replies(embedder, crops) 
             writer.start()
             writer.join(timeout=1.0)
             assert writer.is_alive(), "the request should be stuck in the full pipe"
-            lock = helper._helper._lock  # the lock the reply reader takes
+            lock = helper._helpers[0]._lock  # the lock the reply reader takes
             got_it = lock.acquire(timeout=2.0)
             if got_it:
                 lock.release()

@@ -107,12 +107,14 @@ def test_unknown_model_or_detector_is_a_clear_error() -> None:
 # --- dlib's own face chips for the Dlib model (issue 11) ------------------------------------
 
 
-def test_dlib_embedding_is_dlibs_own_face_chip_descriptor(embedder, all_photos) -> None:
-    """What facefind stores for a face is what dlib computes from its 5-point chip."""
+def test_dlib_embedding_is_dlibs_own_face_chip_descriptor(all_photos) -> None:
+    """What facefind stores for a face is what dlib computes from its 5-point chip (with HOG's
+    box, which is the box it reports; test_detectors compares libfacedetection's path)."""
     import dlib
 
     from facefind.runtime import dlib_model_file
 
+    embedder = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib"))
     photo = embedder.decode(all_photos["img1.jpg"])
     assert photo.scale == 1.0  # boxes are in these pixels
     predictor = dlib.shape_predictor(str(dlib_model_file("shape_predictor_5_face_landmarks.dat")))
@@ -198,7 +200,7 @@ def test_facenet_gets_deepfaces_own_crops_pixel_for_pixel(monkeypatch, all_photo
     assert np.array_equal(ours[right_first], theirs)
 
 
-def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(embedder, faces_dir) -> None:
+def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(faces_dir) -> None:
     """A dark, turned face (people2/p049.jpg): dlib's HOG detector finds none, the CNN does."""
     from facefind.search import query_faces
 
@@ -206,10 +208,11 @@ def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(embedder,
     if not picture.is_file():
         missing_test_data(f"the people2 album is not at {picture.parent}")
     data = picture.read_bytes()
-    assert embedder.detect(embedder.decode(data)) == []
-    faces = query_faces(embedder, data, "p049.jpg")
+    hog = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib"))
+    assert hog.detect(hog.decode(data)) == []
+    faces = query_faces(hog, data, "p049.jpg")
     assert len(faces) == 1 and np.linalg.norm(faces[0].embedding) == pytest.approx(1.0, abs=1e-5)
-    thorough = FaceEmbedder(FaceSettings(model="Dlib", thorough=True))
+    thorough = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib", thorough=True))
     assert len(thorough.detect(thorough.decode(data))) == 1  # the album's thorough mode
 
 
