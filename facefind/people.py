@@ -71,13 +71,29 @@ def group_people(index: AlbumIndex, min_photos: int = 2, factor: float = GROUPIN
     labels = np.asarray(dlib.chinese_whispers(edges))
     people = []
     for label in np.unique(labels):
-        faces = np.flatnonzero(labels == label)
+        faces = one_face_per_photo(index, np.flatnonzero(labels == label))
         photos = tuple(sorted({int(index.face_photo[face]) for face in faces}))
         if len(photos) >= min_photos:
             people.append(Person(tuple(int(f) for f in faces), photos, clearest_face(index, faces)))
     people.sort(key=lambda person: (-len(person.photos), person.photos))
     shown = sum(len(person.faces) for person in people)
     return People(tuple(people), count - shown)
+
+
+def one_face_per_photo(index: AlbumIndex, faces: np.ndarray) -> np.ndarray:
+    """The group's faces with at most one per photo: the one closest to the group's mean.
+
+    Two faces of one photo are never linked, but Chinese whispers can still join them through
+    faces of other photos (a mirror reflection, twins, a poster of the same person); a person's
+    page shows a photo once, with the face that is most surely theirs. The others are left out
+    of the person (counted with `others`)."""
+    photos = index.face_photo[faces]
+    if len(np.unique(photos)) == len(faces):
+        return faces
+    centre = index.embeddings[faces].mean(axis=0)
+    closest_first = faces[np.argsort(-(index.embeddings[faces] @ centre), kind="stable")]
+    _, first = np.unique(index.face_photo[closest_first], return_index=True)
+    return np.sort(closest_first[first])
 
 
 def clearest_face(index: AlbumIndex, faces: np.ndarray) -> int:

@@ -101,3 +101,21 @@ def test_cli_people_json_and_export(tmp_path: Path, all_photos) -> None:
         assert archive.read("person-02/img17.jpg") == all_photos["img17.jpg"]
     again = facefind("people", str(album), "--export", str(out), "--quiet")
     assert again.returncode == 2 and "exists already" in again.stderr  # never overwritten
+
+
+def test_a_person_shows_each_photo_once_with_their_surest_face() -> None:
+    """A mirror reflection: two faces of one person in one photo are never linked, but both
+    link to the person's other photos; the person keeps the face closest to them."""
+    rng = np.random.default_rng(7)
+    person = l2_normalize(rng.normal(size=128))
+
+    def near(amount: float) -> np.ndarray:
+        return l2_normalize(person + amount * l2_normalize(rng.normal(size=128)))
+
+    faces = [near(0.05), near(0.05), near(0.05), near(0.12)]  # photo 2: face and reflection
+    index = face_index(np.stack(faces), [0, 1, 2, 2])
+    people = group_people(index)
+    assert len(people.people) == 1
+    assert people.people[0].faces == (0, 1, 2)  # the reflection (face 3) is left out
+    assert people.people[0].photos == (0, 1, 2)
+    assert people.others == 1

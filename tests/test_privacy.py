@@ -129,7 +129,7 @@ def test_damaged_face_model_weights_are_explained(tmp_path: Path, all_photos) ->
     assert damaged_facenet.returncode == 0, damaged_facenet.stderr
     assert "facenet_weights.onnx is damaged; delete it" in damaged_facenet.stderr
     assert "using Dlib instead" in damaged_facenet.stderr
-    # FaceNet's detector (yunet) cannot be downloaded either: said once, dlib used
+    # FaceNet's detector (yunet) cannot be downloaded either: said once, libfacedetection used
     assert "yunet face detector is not available" in damaged_facenet.stderr
     assert "Traceback" not in damaged_facenet.stderr
-    assert "(Dlib, dlib)" in damaged_facenet.stderr
+    assert "(Dlib, libfacedetection detector)" in damaged_facenet.stderr
