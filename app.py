@@ -44,6 +44,8 @@ from facefind.search import (
     text_search,
 )
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
+from facefind.words import WordReader
+from facefind.wordsearch import wearer_search, word_search
 
 st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"]
@@ -90,7 +92,7 @@ class LoadedAlbum:
     person_faces: dict = field(default_factory=dict)  # face row -> its crop, made once
 
 
-def sidebar() -> tuple[object | None, FaceSettings, str]:
+def sidebar() -> tuple[object | None, FaceSettings, str, bool]:
     with st.sidebar:
         st.header("Album")
         upload = st.file_uploader(
@@ -127,12 +129,19 @@ def sidebar() -> tuple[object | None, FaceSettings, str]:
             )
             uform_choices = list(dict.fromkeys([configured_model(), *UFORM_MODELS]))
             uform = st.selectbox("Text model (UForm)", uform_choices)
+            read_words = st.checkbox(
+                "Read words and bib numbers in the photos",
+                True,
+                help="Finds a photo by the number on a bib or the words on a sign. Costs about "
+                "1.3 s a 12 MP photo on one core (docs/accuracy.md); small photos much less.",
+            )
         st.button(
             "Forget this album",
             help="Drops the album, its faces and your queries now.",
             on_click=forget,
         )
-    return upload, FaceSettings(model, detector, confidence, thorough=thorough), uform
+    settings = FaceSettings(model, detector, confidence, thorough=thorough)
+    return upload, settings, uform, read_words
 
 
 def forget() -> None:
@@ -144,15 +153,15 @@ def forget() -> None:
     st.session_state["forgotten"] = True
 
 
-def album_key(upload, settings: FaceSettings, uform: str) -> tuple:
+def album_key(upload, settings: FaceSettings, uform: str, read_words: bool) -> tuple:
     """Which album and settings an index is for: the upload's own id (a new upload, even of
     the same file, gets a new one), not a hash of up to 2 GB on every rerun."""
-    return (upload.file_id, settings, uform)
+    return (upload.file_id, settings, uform, read_words)
 
 
-def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum:
+def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> LoadedAlbum:
     """The indexed album of this session, indexing it once per (upload, settings)."""
-    key = album_key(upload, settings, uform)
+    key = album_key(upload, settings, uform, read_words)
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:
         return loaded
@@ -162,7 +171,8 @@ def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum:
     notices: list[str] = list(embedder.notices)
     bar = st.progress(0.0, text=f"Indexing {plural(len(album), 'photo')}…")
     try:
-        index, seconds = build_with_progress(embedder, album, uform, notices, bar)
+        reader = WordReader() if read_words else None
+        index, seconds = build_with_progress(embedder, album, uform, reader, notices, bar)
     finally:
         bar.empty()  # also when the album is refused
     loaded = LoadedAlbum(key, album, index, notices, seconds)
@@ -171,7 +181,12 @@ def load_album(upload, settings: FaceSettings, uform: str) -> LoadedAlbum:
 
 
 def build_with_progress(
-    embedder: FaceEmbedder, album: Album, uform: str, notices: list[str], bar
+    embedder: FaceEmbedder,
+    album: Album,
+    uform: str,
+    reader: WordReader | None,
+    notices: list[str],
+    bar,
 ) -> tuple[AlbumIndex, float]:
     started = time.monotonic()
 
@@ -183,7 +198,9 @@ def build_with_progress(
             text=f"Indexed {done}/{total} photos · {rate:.1f} photos/s · {left:.0f} s left",
         )
 
-    builder = IndexBuilder(embedder, photo_text_model(uform), notify=notices.append)
+    builder = IndexBuilder(
+        embedder, photo_text_model(uform), notify=notices.append, word_reader=reader
+    )
     index = builder.build(album, progress)
     return index, time.monotonic() - started
 
@@ -216,7 +233,8 @@ def summary(loaded: LoadedAlbum) -> None:
             if index.detector == FALLBACK_DETECTOR and not yuface_installed()
             else ""
         )
-        + (f", {index.photo_model} for words." if index.photo_model else "; no text model.")
+        + (f", {index.photo_model} for descriptions" if index.photo_model else "; no text model")
+        + (f", {index.word_reader} for words in photos." if index.word_reader else ".")
     )
 
 
@@ -248,7 +266,7 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
         for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS], strict=False):
             with column:
                 st.image(
-                    outlined_thumbnail(loaded.index, hit), caption=f"{hit.score:.0f}% · {hit.name}"
+                    outlined_thumbnail(loaded.index, hit), caption=hit_caption(hit, key == "text")
                 )
                 view, more = st.columns(2)
                 if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
@@ -260,6 +278,17 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
                         on_click=show_like,
                         args=(loaded, hit.photo),
                     )
+
+
+def hit_caption(hit: PhotoHit, text_search: bool) -> str:
+    """Score and name, and why a text result matched: the words read, or "by face" (the
+    person wearing the number searched for)."""
+    why = ""
+    if hit.words:
+        why = " · " + ", ".join(f"“{word.text}”" for word in hit.words)
+    elif hit.via == "face" and text_search:
+        why = " · by face"
+    return f"{hit.score:.0f}% · {hit.name}{why}"
 
 
 def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
@@ -414,34 +443,67 @@ def face_tab(loaded: LoadedAlbum) -> None:
 
 def text_tab(loaded: LoadedAlbum) -> None:
     index = loaded.index
-    if index.photo_embeddings is None:
-        st.info(
-            "Text search is not available for this album: the UForm text model could not be "
-            "loaded when it was indexed (it downloads on first use). Face search works."
-        )
-        return
-    assert index.photo_model is not None  # set with the photo embeddings
-    model = photo_text_model(index.photo_model)
+    described = index.photo_embeddings is not None
     text = st.text_input(
-        "Describe the photo", placeholder="runner crossing the finish line at night"
+        "A bib number, words in the photo, or a description"
+        if described
+        else "A bib number or words written in the photo",
+        placeholder="1234, or runner crossing the finish line at night",
     )
-    count = st.slider("How many photos", 4, 100, 20, step=4)
+    if not described:
+        st.caption(
+            'Numbers and words written in the photos work now. Descriptions ("runner at '
+            'night") need the UForm text model, which downloads once when there is internet: '
+            "check the connection, then upload the album again."
+        )
+    count = st.slider("How many described photos", 4, 100, 20, step=4) if described else 20
     within = None
     if loaded.face_hits and st.checkbox("Only photos of the people chosen in Face search"):
         within = loaded.face_hits
-    if loaded.like is not None:
+    if loaded.like is not None and described:
         st.write(f"More like **{index.photos[loaded.like].name}**")
         st.button("Back to the description", on_click=show_like, args=(loaded, None))
         results_grid(loaded, similar_photos(index, loaded.like, count), "like", like=True)
         return
-    picture = st.file_uploader(
-        "…or find photos like this picture", type=PHOTO_TYPES, key="like-picture"
-    )
+    picture = None
+    if described:
+        picture = st.file_uploader(
+            "…or find photos like this picture", type=PHOTO_TYPES, key="like-picture"
+        )
     if text.strip():
-        results_grid(loaded, text_search(index, model, text, count, within), "text", like=True)
+        results_grid(loaded, text_hits(loaded, text, count, within), "text", like=described)
     elif picture is not None:
+        model = photo_text_model(str(index.photo_model))
         hits = similar_to_picture(index, model, picture.getvalue(), count)
         results_grid(loaded, hits, "picture", like=True)
+
+
+def text_hits(
+    loaded: LoadedAlbum, text: str, count: int, within: list[PhotoHit] | None
+) -> list[PhotoHit]:
+    """Photos whose written words match first (and, when asked, the other photos of whoever
+    wears them), then the best described ones where the album was described."""
+    index = loaded.index
+    found = word_search(index, text, within)
+    if (
+        found.hits
+        and within is None
+        and st.toggle(
+            f"Also photos of the person wearing {text.strip()}",
+            help='Finds their other photos by the face above the number; marked "by face".',
+        )
+    ):
+        found = wearer_search(index, found, text)
+    for note in found.notes:
+        st.info(note)
+    hits = list(found.hits)
+    if index.photo_embeddings is not None:
+        model = photo_text_model(str(index.photo_model))
+        seen = {hit.photo for hit in hits}
+        hits += [
+            hit for hit in text_search(index, model, text, count, within) if hit.photo not in seen
+        ]
+    return hits
 
 
 # --- people -----------------------------------------------------------------------------------
@@ -527,7 +589,7 @@ def people_tab(loaded: LoadedAlbum) -> None:
 
 def main() -> None:
     st.title("facefind")
-    upload, settings, uform = sidebar()
+    upload, settings, uform, read_words = sidebar()
     if st.session_state.pop("forgotten", False):
         st.success("The album, its faces and your queries are forgotten.")
     if upload is None:
@@ -537,7 +599,7 @@ def main() -> None:
             "selfie, or describe the photo you want. Everything stays on this computer."
         )
         return
-    loaded = load_album(upload, settings, uform)
+    loaded = load_album(upload, settings, uform, read_words)
     summary(loaded)
     faces, words, everyone = st.tabs(["Face search", "Text search", "People"])
     with faces:

@@ -13,7 +13,10 @@ Suites (each prints precision and recall of album search at the bar, as a user r
   `file,person`, one row per person in a photo) and `--queries` (a folder of query photos named
   after the person, e.g. `personA.jpg`); without `--queries`, one photo per person is held out;
 - pairs: verification accuracy on the shared `master.csv` (300 same/different pairs);
-- race: the race-like album of bench_index.py (12 MP photos, small faces), `--race-photos`.
+- race: the race-like album of bench_index.py (12 MP photos, small faces), `--race-photos`;
+- bibs: search by bib number on ../shared/data/albums/bibs (`truth.csv`: file,bib), or on any
+  album with `--album ZIP_OR_DIR --bibs CSV`: precision and recall of searching every labelled
+  bib, each miss with what was read instead, and the reading cost per photo.
 
 Precision and recall count (photo, person) pairs over all queries. Each album suite also
 reports People, the grouping of its faces without a query: for every labelled person in three
@@ -50,6 +53,8 @@ from facefind.faces import FaceEmbedder  # noqa: E402
 from facefind.index import AlbumIndex  # noqa: E402
 from facefind.people import group_people  # noqa: E402
 from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
+from facefind.words import READ_SIZE, WordReader, tokens  # noqa: E402
+from facefind.wordsearch import word_search  # noqa: E402
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".bmp", ".gif"}
 #: People in the shared photos beyond identities.csv (../shared/README.md).
@@ -313,6 +318,57 @@ def race_accuracy(
     return album_accuracy(album, embedder, args)
 
 
+def bib_accuracy(album: Path, bibs_csv: Path, embedder: FaceEmbedder, read_size: int) -> dict:
+    """Search by bib number: index the album as `facefind index` does (words read), search
+    every labelled bib as `facefind search --text BIB` does, and count (photo, bib) pairs.
+    Every miss says what was read in that photo instead; reading is timed on its own."""
+    photos = read_photos(album)
+    truth: dict[str, set[str]] = {}
+    with open(bibs_csv, newline="") as handle:
+        for row in csv.DictReader(handle):
+            truth.setdefault(row["bib"], set()).add(row["file"])
+    reader = WordReader(read_size=read_size)
+    reader.load()
+    reading = 0.0
+    for data in photos.values():  # the reading step alone, on the photo as indexing decodes it
+        photo = embedder.decode(data)
+        started = time.perf_counter()
+        reader.read(photo)
+        reading += time.perf_counter() - started
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for name, data in photos.items():
+            archive.writestr(name, data)
+    started = time.perf_counter()
+    index = IndexBuilder(embedder, word_reader=reader).build(Album(buffer.getvalue()))
+    seconds = time.perf_counter() - started
+    assert index.words is not None
+    read_in = {info.name: words for info, words in zip(index.photos, index.words, strict=True)}
+    true_hits = false_hits = 0
+    misses, false_found = [], []
+    for bib, wanted in sorted(truth.items()):
+        found = {hit.name for hit in word_search(index, bib).hits}
+        true_hits += len(found & wanted)
+        false_found += [{"bib": bib, "photo": name} for name in sorted(found - wanted)]
+        false_hits += len(found - wanted)
+        for name in sorted(wanted - found):
+            numbers = sorted({t for word in read_in.get(name, []) for t in tokens(word.text)})
+            misses.append({"bib": bib, "photo": name, "read": numbers})
+    pairs = sum(len(wanted) for wanted in truth.values())
+    return {
+        "album": album.name,
+        "photos": len(photos),
+        "bibs": pairs,
+        "found": true_hits,
+        "precision": _ratio(true_hits, true_hits + false_hits),
+        "recall": _ratio(true_hits, pairs),
+        "read_ms_per_photo": round(1000 * reading / max(len(photos), 1)),
+        "index_seconds": round(seconds, 1),
+        "misses": misses,
+        "false_hits": false_found,
+    }
+
+
 def read_photos_zip(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
@@ -339,7 +395,9 @@ def run(args: argparse.Namespace) -> dict:
         "suites": {},
     }
     suites = [suite for suite in args.suite.split(",") if suite]
-    if args.album:
+    if args.album and args.bibs:
+        suites = [suite for suite in suites if suite != "bibs"] + ["bibs"]
+    elif args.album:
         suites.append("album")
     for suite in suites:
         if suite == "shared":
@@ -358,6 +416,10 @@ def run(args: argparse.Namespace) -> dict:
             result = pair_accuracy(faces, embedder)
         elif suite == "race":
             result = race_accuracy(faces, embedder, args.race_photos, args)
+        elif suite == "bibs":
+            folder = Path(args.album or faces.parent / "albums" / "bibs")
+            bibs = Path(args.bibs or folder / "truth.csv")
+            result = bib_accuracy(folder, bibs, embedder, args.read_size)
         else:
             raise SystemExit(f"unknown suite {suite!r}")
         report["suites"][suite] = result
@@ -374,13 +436,25 @@ def print_report(report: dict, misses: bool) -> None:
     print("| album | photos | faces | people | true pairs | precision | recall | index s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, result in report["suites"].items():
-        if name == "pairs":
+        if name in ("pairs", "bibs"):
             continue
         print(
             f"| {name} | {result['photos']} | {result['faces']} | {result['people']} | "
             f"{result['true_pairs']} | {result['precision']} | {result['recall']} | "
             f"{result['index_seconds']} |"
         )
+    if "bibs" in report["suites"]:
+        bibs = report["suites"]["bibs"]
+        print(
+            f"\nbibs ({bibs['album']}, {bibs['photos']} photos): {bibs['found']} of "
+            f"{bibs['bibs']} bibs found, precision {bibs['precision']}, recall {bibs['recall']}; "
+            f"reading {bibs['read_ms_per_photo']} ms a photo (one thread), album indexed in "
+            f"{bibs['index_seconds']} s"
+        )
+        for miss in bibs["misses"] if misses else ():
+            print(f"  bibs: missed {miss['bib']} in {miss['photo']}, read {miss['read']}")
+        for hit in bibs["false_hits"] if misses else ():
+            print(f"  bibs: {hit['bib']} found in {hit['photo']}, which does not show it")
     grouped = {n: r for n, r in report["suites"].items() if r.get("grouping_people")}
     if grouped:
         print("\nPeople (grouping without a query; labelled people in 3+ photos):")
@@ -395,6 +469,8 @@ def print_report(report: dict, misses: bool) -> None:
         pairs = report["suites"]["pairs"]
         print(f"pairs (master.csv): accuracy {pairs['accuracy']} on {pairs['pairs']} pairs")
     for name, result in report["suites"].items():
+        if name == "bibs":
+            continue
         if name == "pairs":
             for wrong in result["wrong"] if misses else ():
                 print(f"  pairs: wrong {wrong}")
@@ -415,10 +491,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--suite",
         default="shared,people2,pairs",
-        help="comma-separated: shared, people2, pairs, race (default: the first three)",
+        help="comma-separated: shared, people2, pairs, race, bibs (default: the first three)",
     )
     parser.add_argument("--album", help="a labelled album: a zip or a folder of photos")
     parser.add_argument("--truth", help="with --album: CSV of file,person")
+    parser.add_argument(
+        "--bibs", help="with --album: CSV of file,bib (the bibs suite on that album)"
+    )
+    parser.add_argument(
+        "--read-size", type=int, default=READ_SIZE, help="long side words are found on (px)"
+    )
     parser.add_argument("--queries", help="with --album: folder of query photos named PERSON.jpg")
     parser.add_argument("--faces", help="the shared face photos (default ../shared/data/faces)")
     parser.add_argument("--people2", help="the people2 album folder")
@@ -446,8 +528,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--misses", action="store_true", help="list every miss and false hit")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
-    if args.album and not args.truth:
-        parser.error("--album needs --truth")
+    if args.album and not (args.truth or args.bibs):
+        parser.error("--album needs --truth (faces) or --bibs (bib numbers)")
     report = run(args)
     if args.json:
         print(json.dumps(report, indent=1))

@@ -26,6 +26,7 @@ from .faces import Box, DetectedFace, FaceEmbedder
 from .images import decode_photo, thumbnail_jpeg
 from .index import AlbumIndex, PhotoInfo
 from .semantic import PhotoTextModel
+from .words import READER_NAME, Word, WordReader
 
 log = logging.getLogger("facefind")
 #: Called as progress(photos_done, photos_total) while an album is indexed.
@@ -49,7 +50,10 @@ class _Analysed:
     thumbnail: bytes = b""
     faces: list[DetectedFace] = field(default_factory=list)
     photo_input: np.ndarray | None = None  # the photo prepared for the UForm image encoder
+    words: list[Word] = field(default_factory=list)
     skipped: Skipped | None = None
+    #: a step that failed on this photo while the photo itself was indexed (words not read)
+    partly: Skipped | None = None
 
 
 @dataclass
@@ -58,6 +62,7 @@ class _Collected:
 
     photos: list[PhotoInfo] = field(default_factory=list)
     thumbnails: list[bytes] = field(default_factory=list)
+    words: list[list[Word]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
     def record(self, analysed: _Analysed) -> int | None:
@@ -66,8 +71,11 @@ class _Collected:
             assert analysed.skipped is not None
             self.skipped.append(analysed.skipped)
             return None
+        if analysed.partly is not None:
+            self.skipped.append(analysed.partly)
         self.photos.append(analysed.info)
         self.thumbnails.append(analysed.thumbnail)
+        self.words.append(analysed.words)
         return len(self.photos) - 1
 
 
@@ -148,9 +156,12 @@ class IndexBuilder:
         settings: IndexingSettings | None = None,
         notify: Callable[[str], None] | None = None,
         helper_process: bool | None = None,
+        word_reader: WordReader | None = None,
     ) -> None:
         self.embedder = embedder
         self.photo_model = photo_model
+        #: Reads the words in every photo (bibs, signs); None: words are not read.
+        self.word_reader = word_reader
         self.image_limits = image_limits or ImageLimits()
         self.settings = settings or IndexingSettings()
         self.workers = self.settings.workers or min(4, os.cpu_count() or 1)
@@ -169,6 +180,8 @@ class IndexBuilder:
                 f"The zip has no photos facefind can read ({len(album.skipped)} other files)."
             )
         self.embedder.load()
+        if self.word_reader is not None:
+            self.word_reader.load()
         photo_model = self._usable_photo_model()
         collected = _Collected(skipped=list(album.skipped))
         with FaceEmbeddingProcess(self.embedder, self.helper_processes) as embedding:
@@ -191,6 +204,8 @@ class IndexBuilder:
             skipped=collected.skipped,
             photo_embeddings=photos.outputs() if photo_model else None,
             photo_model=photo_model.name if photo_model else None,
+            words=collected.words if self.word_reader else None,
+            word_reader=READER_NAME if self.word_reader else None,
             embeddings=embeddings,
             face_photo=face_photo,
             boxes=boxes,
@@ -259,6 +274,7 @@ class IndexBuilder:
             faces = self.embedder.detect(photo, preview)
             thumbnail = thumbnail_jpeg(preview.pixels, self.image_limits.thumbnail_size)
             photo_input = photo_model.preprocess(preview.pixels) if photo_model else None
+            words, partly = self._read_words(photo, entry)
         except PhotoError as error:
             return _Analysed(skipped=Skipped(entry.name, str(error)))
         except FacefindError:
@@ -268,7 +284,18 @@ class IndexBuilder:
             reason = f"could not be processed ({error})"
             return _Analysed(skipped=Skipped(entry.name, reason))
         info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)
-        return _Analysed(info, thumbnail, faces, photo_input)
+        return _Analysed(info, thumbnail, faces, photo_input, words, partly=partly)
+
+    def _read_words(self, photo, entry: PhotoEntry) -> tuple[list[Word], Skipped | None]:
+        """The photo's words; where reading fails the photo is indexed all the same, and the
+        failure reported with the skipped files."""
+        if self.word_reader is None:
+            return [], None
+        try:
+            return self.word_reader.read(photo), None
+        except Exception as error:  # never let one photo's words stop the album
+            log.error("Reading the words of %s failed", entry.name, exc_info=error)
+            return [], Skipped(entry.name, f"indexed without its words: reading failed ({error})")
 
 
 def _face_arrays(tags: list[FaceRecord], vectors: np.ndarray) -> _FaceArrays:
@@ -316,8 +343,9 @@ def build_index(
     progress: Progress | None = None,
     embedder: FaceEmbedder | None = None,
     photo_model: PhotoTextModel | None = None,
+    word_reader: WordReader | None = None,
 ) -> AlbumIndex:
     """Index an album zip (bytes, file object or opened Album) with the given face settings."""
     album = source if isinstance(source, Album) else Album(source)
     embedder = embedder or FaceEmbedder(settings)
-    return IndexBuilder(embedder, photo_model).build(album, progress)
+    return IndexBuilder(embedder, photo_model, word_reader=word_reader).build(album, progress)

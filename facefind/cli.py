@@ -27,7 +27,7 @@ from .config import (
     detector_name,
     preferred_detector,
 )
-from .errors import FacefindError
+from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
 from .people import People, group_people
@@ -40,6 +40,8 @@ from .search import (
     text_search,
 )
 from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
+from .words import WordReader
+from .wordsearch import wearer_search, word_search
 
 
 class ProgressPrinter:
@@ -100,20 +102,26 @@ def _open_album(path: str) -> Album:
 
 
 def _index_album(
-    album: Album, embedder: FaceEmbedder, photo_model: PhotoTextModel | None, quiet: bool
+    album: Album,
+    embedder: FaceEmbedder,
+    photo_model: PhotoTextModel | None,
+    args: argparse.Namespace,
 ) -> AlbumIndex:
-    progress = None if quiet else ProgressPrinter()
-    builder = IndexBuilder(embedder, photo_model, notify=_notify)
+    progress = None if args.quiet else ProgressPrinter()
+    reader = None if args.no_words else WordReader()
+    builder = IndexBuilder(embedder, photo_model, notify=_notify, word_reader=reader)
     return builder.build(album, progress)
 
 
 def run_index(args: argparse.Namespace) -> int:
     photo_model = None if args.no_text else PhotoTextModel(args.uform_model)
     album = _open_album(args.album)
-    index = _index_album(album, _embedder(_face_settings(args)), photo_model, args.quiet)
+    index = _index_album(album, _embedder(_face_settings(args)), photo_model, args)
     output = args.output or str(Path(args.album).with_suffix(".facefind"))
     index.save(output)
     described = f", photos described by {index.photo_model}" if index.photo_model else ""
+    if index.words is not None:
+        described += f", {sum(len(words) for words in index.words)} lines of words read"
     print(
         f"{len(index.photos)} photos, {index.face_count} faces ({index.model}, "
         f"{detector_name(index.detector)} detector){described}, {len(index.skipped)} skipped "
@@ -150,12 +158,21 @@ def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder, 
             )
         return index, _embedder(index.settings), None
     embedder = _embedder(_face_settings(args))
-    photo_model = None
-    if args.text:  # fail now, not after indexing the whole album
-        photo_model = PhotoTextModel(args.uform_model)
-        photo_model.load()
+    photo_model = _usable_text_model(args.uform_model) if args.text else None
     album = _open_album(args.album)
-    return _index_album(album, embedder, photo_model, args.quiet), embedder, album
+    return _index_album(album, embedder, photo_model, args), embedder, album
+
+
+def _usable_text_model(name: str | None) -> PhotoTextModel | None:
+    """The UForm model for descriptions, or None (said once) where it cannot be had: words and
+    numbers written in the photos are searched all the same."""
+    photo_model = PhotoTextModel(name)
+    try:
+        photo_model.load()
+    except ModelUnavailableError as error:
+        _notify(f"{error} Searching the words written in the photos only.")
+        return None
+    return photo_model
 
 
 def run_search(args: argparse.Namespace) -> int:
@@ -170,8 +187,7 @@ def run_search(args: argparse.Namespace) -> int:
         queries = stack_embeddings(faces, same_person=args.same_person)
         hits = search_faces(index, queries, args.match, args.min_score, expand=args.expand)
     if args.text:
-        photo_model = PhotoTextModel(args.uform_model or index.photo_model)
-        hits = text_search(index, photo_model, args.text, args.top, within=hits)
+        hits = _text_hits(index, args, hits)
     assert hits is not None
     if args.json:
         json.dump(search_report(index, hits, args), sys.stdout, ensure_ascii=False, indent=1)
@@ -180,6 +196,27 @@ def run_search(args: argparse.Namespace) -> int:
         _print_hits(hits, len(faces), bool(args.text))
         _report_skipped(index)
     return 0
+
+
+def _text_hits(
+    index: AlbumIndex, args: argparse.Namespace, within: list[PhotoHit] | None
+) -> list[PhotoHit]:
+    """Photos whose written words match first (and, with --wearer, the other photos of whoever
+    wears them), then, where the UForm model can be had, the best described photos."""
+    found = word_search(index, args.text, within)
+    if args.wearer and within is None:
+        found = wearer_search(index, found, args.text)
+    for note in found.notes:
+        _notify(note)
+    hits = list(found.hits)
+    if index.photo_embeddings is None:
+        return hits
+    photo_model = _usable_text_model(args.uform_model or index.photo_model)
+    if photo_model is None:
+        return hits
+    seen = {hit.photo for hit in hits}
+    described = text_search(index, photo_model, args.text, args.top, within=within)
+    return hits + [hit for hit in described if hit.photo not in seen]
 
 
 def run_people(args: argparse.Namespace) -> int:
@@ -244,6 +281,7 @@ def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Na
         "min_score": args.min_score,
         "text": args.text,
         "photo_model": index.photo_model,
+        "word_reader": index.word_reader,
         "photos": len(index.photos),
         "results": [
             {
@@ -252,6 +290,11 @@ def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Na
                 "faces": [
                     {"person": face.person, "box": list(face.box), "score": round(face.score, 2)}
                     for face in hit.faces
+                ],
+                "via": hit.via,
+                "words": [
+                    {"text": word.text, "box": list(word.box), "score": round(word.confidence, 3)}
+                    for word in hit.words
                 ],
             }
             for hit in hits
@@ -272,6 +315,10 @@ def _print_hits(hits: Sequence[PhotoHit], people: int, words: bool) -> None:
                 + ", ".join(f"person {face.person + 1}: {face.score:.0f}%" for face in hit.faces)
                 + ")"
             )
+        if hit.words:
+            detail += "  (" + ", ".join(repr(word.text) for word in hit.words) + ")"
+        elif hit.via == "face" and not people:
+            detail += "  (the face of the person wearing it)"
         print(f"{hit.score:5.1f}%  {hit.name}{detail}")
 
 
@@ -318,12 +365,20 @@ def parser() -> argparse.ArgumentParser:
         )
         command.add_argument("--quiet", action="store_true", help="no progress on stderr")
         command.add_argument("--uform-model", help=UFORM_HELP)
+        command.add_argument(
+            "--no-words",
+            action="store_true",
+            help="do not read the words and numbers written in the photos (bibs, signs): "
+            "faster indexing, no search by bib number",
+        )
 
     index = commands.add_parser("index", help="index an album zip and save the index")
     index.add_argument("album", help="the album .zip")
     index.add_argument("-o", "--output", help="index file to write (default ALBUM.facefind)")
     index.add_argument(
-        "--no-text", action="store_true", help="skip UForm photo embeddings (no text search)"
+        "--no-text",
+        action="store_true",
+        help="skip UForm photo embeddings (no search by description; words are still read)",
     )
     face_options(index)
     index.set_defaults(run=run_index)
@@ -348,6 +403,12 @@ def parser() -> argparse.ArgumentParser:
     )
     search.add_argument(
         "--text", help="describe the photo; with --face, ranks the photos of those people"
+    )
+    search.add_argument(
+        "--wearer",
+        action="store_true",
+        help="with --text NUMBER: also the other photos of the person wearing it (found by "
+        "the face above it; marked as found by face)",
     )
     search.add_argument(
         "--top", type=int, default=20, help="how many photos a --text search returns (default 20)"

@@ -23,29 +23,36 @@ def person_colour(person: int) -> str:
     return PERSON_COLOURS[person % len(PERSON_COLOURS)]
 
 
+#: The outline of matched words (a bib number), apart from every person's colour.
+WORD_COLOUR = "#ffd60a"
+
+
 def outlined_thumbnail(index: AlbumIndex, hit: PhotoHit) -> Image.Image:
-    """The photo's thumbnail with each matched face outlined in its person's colour."""
+    """The photo's thumbnail with each matched face outlined in its person's colour, and the
+    matched words (a bib number) in yellow."""
     thumbnail = Image.open(io.BytesIO(index.thumbnails[hit.photo])).convert("RGB")
     info = index.photos[hit.photo]
-    factor = thumbnail.width / info.width
-    draw = ImageDraw.Draw(thumbnail)
-    width = max(2, round(thumbnail.width / 150))
-    for face in hit.faces:
-        x, y, w, h = (round(value * factor) for value in face.box)
-        draw.rectangle((x, y, x + w, y + h), outline=person_colour(face.person), width=width)
+    _outline(thumbnail, hit, thumbnail.width / info.width, max(2, round(thumbnail.width / 150)))
     return thumbnail
 
 
 def outlined_photo(data: bytes, hit: PhotoHit, max_side: int = 1600) -> Image.Image:
-    """The full photo (shrunk to `max_side`) with the matched faces outlined, for a closer look."""
+    """The full photo (shrunk to `max_side`) with the matched faces and words outlined, for a
+    closer look."""
     photo = decode_photo(data, max_side)
     image = Image.fromarray(photo.pixels)
-    draw = ImageDraw.Draw(image)
-    width = max(3, round(image.width / 300))
-    for face in hit.faces:
-        x, y, w, h = (round(value * photo.scale) for value in face.box)
-        draw.rectangle((x, y, x + w, y + h), outline=person_colour(face.person), width=width)
+    _outline(image, hit, photo.scale, max(3, round(image.width / 300)))
     return image
+
+
+def _outline(image: Image.Image, hit: PhotoHit, factor: float, width: int) -> None:
+    """Draw the hit's faces and words (boxes in original pixels) on a copy `factor` as large."""
+    draw = ImageDraw.Draw(image)
+    boxes = [(face.box, person_colour(face.person)) for face in hit.faces]
+    boxes += [(word.box, WORD_COLOUR) for word in hit.words]
+    for box, colour in boxes:
+        x, y, w, h = (round(value * factor) for value in box)
+        draw.rectangle((x, y, x + w, y + h), outline=colour, width=width)
 
 
 def face_crops(data: bytes, boxes: Sequence[Box], size: int = 160) -> list[Image.Image]:

@@ -15,6 +15,7 @@ import tempfile
 import zipfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, cast
 
@@ -24,10 +25,14 @@ from . import __version__
 from .archive import Skipped
 from .config import EMBEDDING_SIZE, FaceSettings
 from .errors import IndexFileError
+from .words import Word, tokens
 
 #: 2: Dlib faces are embedded from dlib's 5-point chips (format 1 held box-crop embeddings, which
 #: do not mix with queries embedded the new way: such a file is refused with "index again").
-INDEX_FORMAT = 2
+#: 3: the words read in each photo (text, box, confidence). A format 2 file is read as an index
+#: whose words were not read (`words` None), and written back as format 3.
+INDEX_FORMAT = 3
+READABLE_FORMATS = (2, 3)
 log = logging.getLogger("facefind")
 
 
@@ -62,7 +67,22 @@ class AlbumIndex:
     #: them; None when the album was indexed without a UForm model (e.g. offline).
     photo_embeddings: np.ndarray | None = None
     photo_model: str | None = None
+    #: The words read in each photo (one list per photo), and the reader that read them; None
+    #: when the album was indexed without reading words (an index older than format 3, or
+    #: reading turned off).
+    words: list[list[Word]] | None = None
+    word_reader: str | None = None
     version: str = __version__
+
+    @cached_property
+    def word_photos(self) -> dict[str, set[int]]:
+        """token -> the photos whose words hold it (made on the first word search)."""
+        found: dict[str, set[int]] = {}
+        for photo, photo_words in enumerate(self.words or ()):
+            for word in photo_words:
+                for token in tokens(word.text):
+                    found.setdefault(token, set()).add(photo)
+        return found
 
     @property
     def face_count(self) -> int:
@@ -95,7 +115,10 @@ class AlbumIndex:
             "photos": [asdict(photo) for photo in self.photos],
             "skipped": [asdict(item) for item in self.skipped],
             "photo_model": self.photo_model,
+            "word_reader": self.word_reader,
+            "words_read": self.words is not None,
         }
+        words = [(photo, word) for photo, found in enumerate(self.words or ()) for word in found]
         photo_embeddings = self.photo_embeddings
         if photo_embeddings is None:
             photo_embeddings = np.zeros((0, 0), dtype=np.float32)
@@ -111,6 +134,10 @@ class AlbumIndex:
             photo_embeddings=photo_embeddings,
             thumbnails=thumbs,
             thumbnail_offsets=offsets,
+            word_texts=np.array([word.text for _, word in words], dtype=str),
+            word_photo=np.array([photo for photo, _ in words], dtype=np.int32),
+            word_boxes=np.array([word.box for _, word in words], dtype=np.int32).reshape(-1, 4),
+            word_confidences=np.array([word.confidence for _, word in words], dtype=np.float32),
         )
 
     @classmethod
@@ -153,7 +180,7 @@ def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
 
 
 def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
-    if meta.get("format") != INDEX_FORMAT:
+    if meta.get("format") not in READABLE_FORMATS:
         raise IndexFileError(
             f"{path} was written by facefind {meta.get('facefind', '?')} in a format this "
             f"version ({__version__}) does not read. Index the album again."
@@ -180,12 +207,34 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
                 if meta["photo_model"]
                 else None
             ),
+            words=_words_from(meta, data),
+            word_reader=meta.get("word_reader"),
             version=meta["facefind"],
         )
     except (KeyError, TypeError) as error:
         raise IndexFileError(f"{path} is damaged: {error} is missing.") from error
+    except (IndexError, ValueError) as error:
+        raise IndexFileError(f"{path} is damaged: its words do not fit its photos.") from error
     _check_consistent(index, path)
     return index
+
+
+def _words_from(meta: dict, data: dict) -> list[list[Word]] | None:
+    """The words of each photo, or None where they were not read (format 2 files: the
+    migration to format 3 is exactly this)."""
+    if not meta.get("words_read"):
+        return None
+    words: list[list[Word]] = [[] for _ in meta["photos"]]
+    for text, photo, box, confidence in zip(
+        data["word_texts"].tolist(),
+        data["word_photo"].tolist(),
+        data["word_boxes"].tolist(),
+        data["word_confidences"].tolist(),
+        strict=True,
+    ):
+        x, y, width, height = (int(side) for side in box)
+        words[photo].append(Word(str(text), (x, y, width, height), float(confidence)))
+    return words
 
 
 def _check_consistent(index: AlbumIndex, path: object) -> None:
@@ -215,6 +264,7 @@ def _parts_fit(index: AlbumIndex) -> bool:
             faces == 0 or 0 <= index.face_photo.min() <= index.face_photo.max() < len(index.photos)
         )
         and bool(np.all(np.diff(index.face_photo) >= 0))
+        and (index.words is None or len(index.words) == len(index.photos))
     )
     return bool(consistent)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Literal
 
 import numpy as np
@@ -22,6 +22,7 @@ from .index import AlbumIndex
 from .runtime import deepface
 from .semantic import PhotoTextModel
 from .vectors import l2_normalize
+from .words import Word
 
 MatchMode = Literal["any", "all"]
 DEFAULT_MIN_SCORE = 50.0
@@ -44,12 +45,16 @@ class FaceHit:
 
 @dataclass(frozen=True)
 class PhotoHit:
-    """A photo that matched, its score, and the matching face of each person found in it."""
+    """A photo that matched, its score, the matching face of each person found in it, the
+    written words that matched, and how it was found: "face", "words", "description", or
+    "face" of the person wearing the words searched for (`via`)."""
 
     photo: int
     name: str
     score: float
     faces: tuple[FaceHit, ...]
+    words: tuple[Word, ...] = ()
+    via: str = "face"
 
 
 class ScoreScale:
@@ -332,7 +337,11 @@ def rank_photos(
         order = order[:top]
     return [
         PhotoHit(
-            photo=int(number), name=index.photos[number].name, score=float(scores[number]), faces=()
+            photo=int(number),
+            name=index.photos[number].name,
+            score=float(scores[number]),
+            faces=(),
+            via="description",
         )
         for number in order
     ]
@@ -354,7 +363,7 @@ def text_search(
         return rank_photos(index, query, top)
     faces = {hit.photo: hit.faces for hit in within}
     ranked = rank_photos(index, query, top, within=list(faces))
-    return [PhotoHit(hit.photo, hit.name, hit.score, faces[hit.photo]) for hit in ranked]
+    return [replace(hit, faces=faces[hit.photo], via="face") for hit in ranked]
 
 
 def similar_photos(index: AlbumIndex, photo: int, top: int | None = 20) -> list[PhotoHit]:

@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from .conftest import missing_test_data
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -113,3 +115,32 @@ def test_accuracy_benchmark_runs_on_a_tiny_labelled_album(faces_dir, tmp_path: P
     assert figures["photos"] == 5 and figures["people"] == 2 and figures["true_pairs"] == 4
     assert (figures["precision"], figures["recall"]) == (1.0, 1.0)
     assert figures["misses"] == [] and figures["false_hits"] == []
+
+
+def test_bib_benchmark_counts_found_and_missed_bibs(faces_dir, tmp_path: Path) -> None:
+    """Two real race photos and their bibs, plus one bib no photo shows: it is a miss, with
+    what was read in that photo instead."""
+    source = faces_dir.parent / "albums" / "bibs"
+    if not (source / "in13.jpg").is_file():
+        missing_test_data(f"the bibs album is not at {source}")
+    album = tmp_path / "album"
+    album.mkdir()
+    for name in ("in13.jpg", "in17.jpg"):
+        (album / name).write_bytes((source / name).read_bytes())
+    bibs = tmp_path / "bibs.csv"
+    bibs.write_text("file,bib\nin13.jpg,27\nin13.jpg,62\nin17.jpg,123\nin17.jpg,4040\n")
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_accuracy.py", "--album", str(album)]
+        + ["--bibs", str(bibs), "--suite", "", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout)["suites"]["bibs"]
+    assert (figures["photos"], figures["bibs"], figures["found"]) == (2, 4, 3)
+    assert (figures["precision"], figures["recall"]) == (1.0, 0.75)
+    assert [(m["bib"], m["photo"]) for m in figures["misses"]] == [("4040", "in17.jpg")]
+    assert "123" in figures["misses"][0]["read"]
+    assert figures["read_ms_per_photo"] > 0

@@ -1,0 +1,139 @@
+"""Search by the words written in photos: a bib number, a name on a shirt, a sign.
+
+A photo matches when its words hold every word and number of the query (numbers exactly,
+words case- and accent-insensitively: words.py). A number printed in a large share of an
+album's photos (the year or the race's name on every bib) is not one runner's: the search says
+so, and never follows it to a face. "Also photos of the person wearing 1234" follows each
+matched number up to the face above it and searches the album for that face.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .chips import Box
+from .errors import FacefindError
+from .index import AlbumIndex
+from .search import PhotoHit, search_faces
+from .vectors import l2_normalize
+from .words import Word, matching_words, tokens
+
+#: A token written in at least this share of an album's photos (and in more than
+#: `COMMON_MIN_PHOTOS`) is common to the event, not one runner's (docs/accuracy.md, "Words").
+COMMON_SHARE = 0.2
+COMMON_MIN_PHOTOS = 4
+
+
+@dataclass(frozen=True)
+class WordResults:
+    """Photos found by their words (and, when asked, by the face of whoever wears them), and
+    what the user should know about the search."""
+
+    hits: list[PhotoHit]
+    notes: list[str]
+
+
+def common_tokens(index: AlbumIndex) -> set[str]:
+    """Tokens written in so many of the album's photos that they belong to the event."""
+    photos = len(index.photos)
+    return {
+        token
+        for token, where in index.word_photos.items()
+        if len(where) > COMMON_MIN_PHOTOS and len(where) >= COMMON_SHARE * photos
+    }
+
+
+def word_search(
+    index: AlbumIndex, text: str, within: Sequence[PhotoHit] | None = None
+) -> WordResults:
+    """Photos whose written words hold the query, surest reading first; `within` (face hits)
+    narrows the search to those photos and keeps their faces."""
+    wanted = tokens(text)
+    if not wanted:
+        raise FacefindError("Type the words or the number to look for.")
+    if index.words is None:
+        return WordResults([], [_NOT_READ])
+    candidates = set.intersection(*(index.word_photos.get(token, set()) for token in wanted))
+    faces = {hit.photo: hit.faces for hit in within} if within is not None else None
+    if faces is not None:
+        candidates &= set(faces)
+    hits = []
+    for photo in candidates:
+        found = matching_words(text, index.words[photo])
+        if found:
+            score = 100.0 * min(word.confidence for word in found)
+            hits.append(
+                PhotoHit(
+                    photo=photo,
+                    name=index.photos[photo].name,
+                    score=score,
+                    faces=faces[photo] if faces is not None else (),
+                    words=tuple(found),
+                    via="words",
+                )
+            )
+    hits.sort(key=lambda hit: (-hit.score, hit.name))
+    notes = []
+    common = common_tokens(index)
+    if all(token in common for token in wanted):
+        share = len(candidates) / max(len(index.photos), 1)
+        notes.append(
+            f"{text.strip()} is written in {share:.0%} of the photos (like a year or the "
+            "event's name printed on every bib), so it is not one runner's number."
+        )
+    return WordResults(hits, notes)
+
+
+_NOT_READ = (
+    "This index was made without reading the words in the photos: index the album again to "
+    "search by bib number or written words."
+)
+
+
+def wearer_search(index: AlbumIndex, found: WordResults, text: str) -> WordResults:
+    """The word hits, then the other photos of the person wearing them: the face above each
+    matched number, searched for as one person (marked `via="face"`). Numbers common to the
+    event are never followed."""
+    if set(tokens(text)) <= common_tokens(index):
+        return found
+    wearer_faces = [
+        face
+        for hit in found.hits
+        for word in hit.words
+        if (face := face_above(index, hit.photo, word)) is not None
+    ]
+    if not wearer_faces:
+        notes = [*found.notes, f"No face was found above {text.strip()} to look for."]
+        return WordResults(found.hits, notes)
+    query = l2_normalize(index.embeddings[wearer_faces].mean(axis=0, keepdims=True))
+    seen = {hit.photo for hit in found.hits}
+    by_face = [
+        PhotoHit(hit.photo, hit.name, hit.score, hit.faces, via="face")
+        for hit in search_faces(index, query)
+        if hit.photo not in seen
+    ]
+    return WordResults(found.hits + by_face, found.notes)
+
+
+def face_above(index: AlbumIndex, photo: int, word: Word) -> int | None:
+    """The face (row of the index) of whoever wears `word`: the nearest face above it whose
+    width overlaps it, no further than a few face heights (a bib is on the chest)."""
+    best: tuple[float, int] | None = None
+    for face in index.faces_of(photo):
+        x, y, width, height = (int(side) for side in index.boxes[face])
+        gap = _gap_below((x, y, width, height), word.box)
+        if gap is not None and (best is None or gap < best[0]):
+            best = (gap, int(face))
+    return None if best is None else best[1]
+
+
+def _gap_below(face: Box, word: Box) -> float | None:
+    """How far below the face the word is, in face heights; None when it is not below it."""
+    fx, fy, fw, fh = face
+    wx, wy, ww, _ = word
+    centre = wx + ww / 2
+    if not (fx - fw <= centre <= fx + 2 * fw):
+        return None
+    gap = (wy - (fy + fh)) / max(fh, 1)
+    return gap if -0.5 <= gap <= 6 else None

@@ -1,0 +1,177 @@
+"""Words in photos: reading them offline, keeping them in the index, and finding a race photo by
+its bib number (numbers exactly, words without case or accents), from the CLI as a user would."""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image, ImageDraw, ImageFont
+
+from facefind.builder import build_index
+from facefind.config import FaceSettings
+from facefind.images import decode_photo
+from facefind.index import AlbumIndex
+from facefind.words import Word, WordReader, matching_words, tokens
+from facefind.wordsearch import common_tokens, face_above, word_search
+
+from .builders import face_index, facefind, zip_bytes
+from .conftest import missing_test_data
+
+
+def printed(text: str, size: tuple[int, int] = (900, 400), font_size: int = 150) -> bytes:
+    """A JPEG of black text on white, as a sign or a bib shows it."""
+    image = Image.new("RGB", size, "white")
+    font = ImageFont.load_default(size=font_size)
+    ImageDraw.Draw(image).text((60, 100), text, fill="black", font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
+def test_tokens_are_words_and_numbers_without_case_or_accents() -> None:
+    assert tokens("No.1234") == ["no", "1234"]
+    assert tokens("XDU2013") == ["xdu", "2013"]
+    assert tokens("Café ZÜRICH-Marathon") == ["cafe", "zurich", "marathon"]
+    assert tokens("  ") == []
+
+
+def test_a_number_matches_that_number_only() -> None:
+    words = [Word("12345", (0, 0, 9, 9), 0.9), Word("No 234", (0, 0, 9, 9), 0.9)]
+    assert matching_words("1234", words) == []
+    assert matching_words("234", words) == [words[1]]
+    assert matching_words("12345", words) == [words[0]]
+    bib = [Word("1234", (5, 5, 20, 10), 0.99)]
+    assert matching_words("1234", bib) == bib
+    assert matching_words("cafe", [Word("CAFÉ", (0, 0, 9, 9), 0.9)]) != []
+    assert matching_words("finish line", [Word("FINISH", (0, 0, 9, 9), 0.9)]) == []
+
+
+def test_the_reader_reads_a_printed_number_with_its_box() -> None:
+    photo = decode_photo(printed("4711"), 2048)
+    words = WordReader().read(photo)
+    found = [word for word in words if "4711" in tokens(word.text)]
+    assert found, words
+    x, y, width, height = found[0].box
+    assert 30 <= x <= 120 and 80 <= y <= 200 and 250 <= width <= 520 and height >= 60
+    assert 0.5 <= found[0].confidence <= 1.0
+
+
+def test_words_are_kept_in_the_index_file(tmp_path: Path) -> None:
+    album = zip_bytes({"sign.jpg": printed("4711"), "blank.jpg": printed("")})
+    index = build_index(album, FaceSettings(), word_reader=WordReader())
+    assert index.words is not None and index.word_reader
+    assert [hit.name for hit in word_search(index, "4711").hits] == ["sign.jpg"]
+    index.save(tmp_path / "a.facefind")
+    again = AlbumIndex.load(tmp_path / "a.facefind")
+    assert again.words == index.words
+    assert [hit.name for hit in word_search(again, "4711").hits] == ["sign.jpg"]
+
+
+def test_an_index_of_format_2_is_read_as_one_without_words(tmp_path: Path) -> None:
+    """Migration: a file written before words were read loads, and says what to do."""
+    album = zip_bytes({"sign.jpg": printed("4711")})
+    index = build_index(album, FaceSettings())
+    path = tmp_path / "old.facefind"
+    index.save(path)
+    _rewrite_as_format_2(path)
+    old = AlbumIndex.load(path)
+    assert old.words is None and len(old.photos) == 1
+    result = word_search(old, "4711")
+    assert result.hits == [] and "index the album again" in result.notes[0]
+
+
+def _rewrite_as_format_2(path: Path) -> None:
+    """The file as facefind 0.2 wrote it: format 2, no word arrays."""
+    with np.load(path, allow_pickle=False) as arrays:
+        data = {name: arrays[name] for name in arrays.files if not name.startswith("word_")}
+    meta = json.loads(str(data["meta"]))
+    meta["format"] = 2
+    for key in ("word_reader", "words_read"):
+        meta.pop(key)
+    data["meta"] = np.array(json.dumps(meta))
+    with open(path, "wb") as handle:
+        np.savez(handle, **data)
+
+
+def test_a_photo_whose_words_cannot_be_read_is_indexed_and_reported(monkeypatch) -> None:
+    reader = WordReader()
+    real_read = reader.read
+
+    def read(photo):
+        if photo.width == 901:
+            raise RuntimeError("the reader broke")
+        return real_read(photo)
+
+    monkeypatch.setattr(reader, "read", read)
+    album = zip_bytes({"bad.jpg": printed("11", (901, 400)), "good.jpg": printed("4711")})
+    index = build_index(album, FaceSettings(), word_reader=reader)
+    assert [photo.name for photo in index.photos] == ["bad.jpg", "good.jpg"]
+    assert [(item.name, item.reason) for item in index.skipped] == [
+        ("bad.jpg", "indexed without its words: reading failed (the reader broke)")
+    ]
+    assert [hit.name for hit in word_search(index, "4711").hits] == ["good.jpg"]
+
+
+def test_the_face_above_a_bib_is_its_wearer() -> None:
+    """Two runners side by side: each bib belongs to the face above it."""
+    index = face_index(np.eye(128, dtype=np.float32)[:2], [0, 0])
+    boxes = np.array([[100, 100, 50, 60], [400, 120, 50, 60]], dtype=np.int32)
+    index = AlbumIndex(**{**index.__dict__, "boxes": boxes})
+    assert face_above(index, 0, Word("17", (90, 250, 70, 40), 0.9)) == 0
+    assert face_above(index, 0, Word("23", (390, 260, 70, 40), 0.9)) == 1
+    assert face_above(index, 0, Word("99", (700, 250, 70, 40), 0.9)) is None  # nobody above
+    assert face_above(index, 0, Word("99", (100, 10, 70, 40), 0.9)) is None  # above the face
+
+
+def test_a_number_on_every_photo_is_common_to_the_event() -> None:
+    index = face_index(np.eye(128, dtype=np.float32)[:1], [0], photos=10)
+    words = [[Word(f"XDU2013 {n}", (0, 0, 9, 9), 0.9)] for n in range(10)]
+    index = AlbumIndex(**{**index.__dict__, "words": words, "word_reader": "test"})
+    assert common_tokens(index) == {"xdu", "2013"}
+    found = word_search(index, "2013")
+    assert len(found.hits) == 10 and "100% of the photos" in found.notes[0]
+    assert [hit.name for hit in word_search(index, "7").hits] == ["p7.jpg"]
+    assert word_search(index, "7").notes == []
+
+
+@pytest.fixture(scope="module")
+def bib_album(faces_dir: Path, tmp_path_factory) -> Path:
+    folder = faces_dir.parent / "albums" / "bibs"
+    if not (folder / "in13.jpg").is_file():
+        missing_test_data(f"the bibs album is not at {folder}")
+    path = tmp_path_factory.mktemp("bibs") / "race.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("in13.jpg", "in16.jpg", "in17.jpg"):
+            archive.write(folder / name, name)
+    return path
+
+
+def test_a_runner_finds_their_photos_by_bib_number_offline(bib_album: Path, tmp_path) -> None:
+    """The CLI on real 12 MP race photos, stored sideways with an EXIF tag, no UForm model."""
+    index = tmp_path / "race.facefind"
+    made = facefind("index", str(bib_album), "-o", str(index), "--no-text", "--quiet")
+    assert made.returncode == 0, made.stderr
+    result = facefind("search", str(index), "--text", "123", "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert {hit["photo"] for hit in report["results"]} == {"in16.jpg", "in17.jpg"}
+    for hit in report["results"]:
+        assert hit["via"] == "words"
+        assert [word["text"] for word in hit["words"]] == ["123"]
+        x, y, width, height = hit["words"][0]["box"]
+        assert width > 0 and height > 0 and x + width <= 2832 and y + height <= 4256  # upright
+    # 12, 23 and 1234 are not 123
+    for other in ("12", "23", "1234"):
+        found = json.loads(facefind("search", str(index), "--text", other, "--json").stdout)
+        assert "in17.jpg" not in {hit["photo"] for hit in found["results"]}
+    nothing = facefind("search", str(index), "--text", "9999")
+    assert nothing.returncode == 0 and "No photo matched" in nothing.stderr
+    wearer = facefind("search", str(index), "--text", "27", "--wearer", "--json")
+    assert wearer.returncode == 0, wearer.stderr
+    by_words = [hit for hit in json.loads(wearer.stdout)["results"] if hit["via"] == "words"]
+    assert [hit["photo"] for hit in by_words] == ["in13.jpg"]
