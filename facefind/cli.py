@@ -210,6 +210,12 @@ def _text_hits(
         _notify(note)
     hits = list(found.hits)
     if index.photo_embeddings is None:
+        if is_index_file(args.album):  # a zip searched now: the model's absence was said
+            _notify(
+                "This album was indexed without photo embeddings (the UForm model was not "
+                "available), so it cannot be searched by description yet: add them with "
+                "`facefind describe ALBUM.zip INDEX` where the UForm model can be had."
+            )
         return hits
     photo_model = _usable_text_model(args.uform_model or index.photo_model)
     if photo_model is None:

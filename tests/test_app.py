@@ -70,7 +70,7 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     )
     app.run()
     assert not app.exception
-    ticked = [checkbox.value for checkbox in app.checkbox]
+    ticked = [checkbox.value for checkbox in app.main.checkbox]
     assert ticked[0] and not any(ticked[1:]), "the largest face of a query is ticked, only it"
     found = shown_photos(app)
     assert set(found) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
