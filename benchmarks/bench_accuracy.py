@@ -54,7 +54,7 @@ from facefind.index import AlbumIndex  # noqa: E402
 from facefind.people import group_people  # noqa: E402
 from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
 from facefind.words import READ_SIZE, WordReader, tokens  # noqa: E402
-from facefind.wordsearch import word_search  # noqa: E402
+from facefind.wordsearch import common_tokens, word_search  # noqa: E402
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".bmp", ".gif"}
 #: People in the shared photos beyond identities.csv (../shared/README.md).
@@ -366,6 +366,9 @@ def bib_accuracy(album: Path, bibs_csv: Path, embedder: FaceEmbedder, read_size:
         "index_seconds": round(seconds, 1),
         "misses": misses,
         "false_hits": false_found,
+        "common_to_the_event": {
+            token: len(index.word_photos[token]) for token in sorted(common_tokens(index))
+        },
     }
 
 
@@ -451,6 +454,8 @@ def print_report(report: dict, misses: bool) -> None:
             f"reading {bibs['read_ms_per_photo']} ms a photo (one thread), album indexed in "
             f"{bibs['index_seconds']} s"
         )
+        common = ", ".join(f"{t} ({n} photos)" for t, n in bibs["common_to_the_event"].items())
+        print(f"  common to the event (said, never followed to a face): {common or 'none'}")
         for miss in bibs["misses"] if misses else ():
             print(f"  bibs: missed {miss['bib']} in {miss['photo']}, read {miss['read']}")
         for hit in bibs["false_hits"] if misses else ():

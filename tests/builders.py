@@ -34,6 +34,18 @@ def solid_jpeg(colour: tuple[int, int, int], size: tuple[int, int] = (300, 200))
     return buffer.getvalue()
 
 
+def printed_jpeg(text: str, size: tuple[int, int] = (900, 400), font_size: int = 150) -> bytes:
+    """A JPEG of black text on white, as a sign or a bib shows it."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    image = Image.new("RGB", size, "white")
+    font = ImageFont.load_default(size=font_size)
+    ImageDraw.Draw(image).text((60, 100), text, fill="black", font=font)
+    buffer = io.BytesIO()
+    image.save(buffer, "JPEG", quality=92)
+    return buffer.getvalue()
+
+
 def legacy_named_zip(raw_names: list[bytes]) -> bytes:
     """A zip whose names are raw bytes without the UTF-8 flag, as old Windows tools write them.
 

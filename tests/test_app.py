@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .builders import solid_jpeg, zip_bytes
+from .builders import printed_jpeg, solid_jpeg, zip_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 PERSON01 = ["img1.jpg", "img2.jpg", "img5.jpg"]
@@ -39,9 +39,10 @@ def upload_album(app: AppTest, files: dict[str, bytes]) -> None:
 
 
 def shown_photos(app: AppTest) -> list[str]:
-    """Names of the result photos on the page, in order (captions read 'NN% · name')."""
+    """Names of the result photos on the page, in order (captions read 'NN% · name', then why
+    a text result matched)."""
     captions = [caption for image in app.get("image") for caption in image.captions]
-    return [caption.split(" · ", 1)[1] for caption in captions if " · " in caption]
+    return [caption.split(" · ")[1] for caption in captions if " · " in caption]
 
 
 def metrics(app: AppTest) -> dict[str, str]:
@@ -140,6 +141,21 @@ def test_text_search_tab(album_files) -> None:
     assert not app.exception
     assert any("More like" in markdown.value for markdown in app.markdown)
     assert "race/red.jpg" not in shown_photos(app), "more like this leaves the photo itself out"
+
+
+def test_a_bib_number_is_found_without_the_text_model(monkeypatch, tmp_path: Path) -> None:
+    """Offline, before UForm's download: numbers and words written in the photos work, the
+    tab says descriptions need the model, and the result names the number it matched."""
+    monkeypatch.setenv("FACEFIND_UFORM_MODEL", str(tmp_path / "no-model"))
+    app = start_app()
+    album = {"race/bib.jpg": printed_jpeg("4711"), "race/other.jpg": printed_jpeg("4712")}
+    upload_album(app, album)
+    assert any("work now" in caption.value for caption in app.caption)
+    app.text_input[0].input("4711").run()
+    assert not app.exception
+    assert shown_photos(app) == ["race/bib.jpg"]
+    captions = [caption for image in app.get("image") for caption in image.captions]
+    assert any("“4711”" in caption for caption in captions)
 
 
 def test_bad_zip_is_a_message_not_a_traceback() -> None:

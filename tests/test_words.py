@@ -3,14 +3,12 @@ its bib number (numbers exactly, words without case or accents), from the CLI as
 
 from __future__ import annotations
 
-import io
 import json
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
 
 from facefind.builder import build_index
 from facefind.config import FaceSettings
@@ -19,18 +17,8 @@ from facefind.index import AlbumIndex
 from facefind.words import Word, WordReader, matching_words, tokens
 from facefind.wordsearch import common_tokens, face_above, word_search
 
-from .builders import face_index, facefind, zip_bytes
+from .builders import face_index, facefind, printed_jpeg, zip_bytes
 from .conftest import missing_test_data
-
-
-def printed(text: str, size: tuple[int, int] = (900, 400), font_size: int = 150) -> bytes:
-    """A JPEG of black text on white, as a sign or a bib shows it."""
-    image = Image.new("RGB", size, "white")
-    font = ImageFont.load_default(size=font_size)
-    ImageDraw.Draw(image).text((60, 100), text, fill="black", font=font)
-    buffer = io.BytesIO()
-    image.save(buffer, "JPEG", quality=92)
-    return buffer.getvalue()
 
 
 def test_tokens_are_words_and_numbers_without_case_or_accents() -> None:
@@ -52,7 +40,7 @@ def test_a_number_matches_that_number_only() -> None:
 
 
 def test_the_reader_reads_a_printed_number_with_its_box() -> None:
-    photo = decode_photo(printed("4711"), 2048)
+    photo = decode_photo(printed_jpeg("4711"), 2048)
     words = WordReader().read(photo)
     found = [word for word in words if "4711" in tokens(word.text)]
     assert found, words
@@ -62,7 +50,7 @@ def test_the_reader_reads_a_printed_number_with_its_box() -> None:
 
 
 def test_words_are_kept_in_the_index_file(tmp_path: Path) -> None:
-    album = zip_bytes({"sign.jpg": printed("4711"), "blank.jpg": printed("")})
+    album = zip_bytes({"sign.jpg": printed_jpeg("4711"), "blank.jpg": printed_jpeg("")})
     index = build_index(album, FaceSettings(), word_reader=WordReader())
     assert index.words is not None and index.word_reader
     assert [hit.name for hit in word_search(index, "4711").hits] == ["sign.jpg"]
@@ -74,7 +62,7 @@ def test_words_are_kept_in_the_index_file(tmp_path: Path) -> None:
 
 def test_an_index_of_format_2_is_read_as_one_without_words(tmp_path: Path) -> None:
     """Migration: a file written before words were read loads, and says what to do."""
-    album = zip_bytes({"sign.jpg": printed("4711")})
+    album = zip_bytes({"sign.jpg": printed_jpeg("4711")})
     index = build_index(album, FaceSettings())
     path = tmp_path / "old.facefind"
     index.save(path)
@@ -108,7 +96,7 @@ def test_a_photo_whose_words_cannot_be_read_is_indexed_and_reported(monkeypatch)
         return real_read(photo)
 
     monkeypatch.setattr(reader, "read", read)
-    album = zip_bytes({"bad.jpg": printed("11", (901, 400)), "good.jpg": printed("4711")})
+    album = zip_bytes({"bad.jpg": printed_jpeg("11", (901, 400)), "good.jpg": printed_jpeg("4711")})
     index = build_index(album, FaceSettings(), word_reader=reader)
     assert [photo.name for photo in index.photos] == ["bad.jpg", "good.jpg"]
     assert [(item.name, item.reason) for item in index.skipped] == [
