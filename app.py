@@ -233,8 +233,10 @@ def summary(loaded: LoadedAlbum) -> None:
             if index.detector == FALLBACK_DETECTOR and not yuface_installed()
             else ""
         )
-        + (f", {index.photo_model} for descriptions" if index.photo_model else "; no text model")
-        + (f", {index.word_reader} for words in photos." if index.word_reader else ".")
+        + (f", {index.photo_model} for descriptions" if index.photo_model else "")
+        + (f", {index.word_reader} for words in photos" if index.word_reader else "")
+        + "."
+        + ("" if index.photo_model else " No description model.")
     )
 
 
@@ -601,7 +603,8 @@ def main() -> None:
         return
     loaded = load_album(upload, settings, uform, read_words)
     summary(loaded)
-    faces, words, everyone = st.tabs(["Face search", "Text search", "People"])
+    # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on
+    faces, words, everyone = st.tabs(["Face search", "Text search", "People"], key="tab")
     with faces:
         face_tab(loaded)
     with words:
