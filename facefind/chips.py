@@ -33,8 +33,9 @@ Box = tuple[int, int, int, int]  # x, y, width, height in a photo's pixels
 
 
 @dataclass(frozen=True)
-class FoundFace:
-    """A face box from dlib's CNN detector, in the pixels it was run on."""
+class CnnFace:
+    """A face box from dlib's CNN detector, in the pixels it was run on (detectors.CnnDetector
+    turns it into a FoundFace)."""
 
     box: Box
     confidence: float
@@ -89,7 +90,7 @@ class DlibTools:
         shape = self.landmarks(pixels, box)
         return np.asarray(dlib.get_face_chip(pixels, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
 
-    def cnn_faces(self, pixels: np.ndarray, upsample: int = 0) -> list[FoundFace]:
+    def cnn_faces(self, pixels: np.ndarray, upsample: int = 0) -> list[CnnFace]:
         """Faces found by dlib's CNN detector (RGB pixels), clipped to the picture.
 
         Pictures too small to hold a face it can find are not scanned: on a few pixels dlib's
@@ -104,7 +105,7 @@ class DlibTools:
             right, bottom = min(rect.right(), width), min(rect.bottom(), height)
             if right > left and bottom > top:
                 box = (left, top, right - left, bottom - top)
-                found.append(FoundFace(box, float(min(max(detection.confidence, 0.0), 1.0))))
+                found.append(CnnFace(box, float(min(max(detection.confidence, 0.0), 1.0))))
         return found
 
 

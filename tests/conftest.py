@@ -87,6 +87,15 @@ def album_index(album_zip: bytes):
 
 
 @pytest.fixture(scope="session")
+def dark_turned_face(faces_dir: Path) -> bytes:
+    """people2/p049.jpg: a dark face turned under a helmet, which dlib's HOG never finds."""
+    picture = faces_dir.parent / "albums" / "people2" / "p049.jpg"
+    if not picture.is_file():
+        missing_test_data(f"the people2 album is not at {picture.parent}")
+    return picture.read_bytes()
+
+
+@pytest.fixture(scope="session")
 def embedder():
     from facefind.faces import FaceEmbedder
 

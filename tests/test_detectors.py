@@ -13,7 +13,6 @@ from facefind.faces import FaceEmbedder
 from facefind.search import query_faces
 
 from .builders import facefind, zip_bytes
-from .conftest import missing_test_data
 
 yuface = pytest.importorskip(
     "yuface", reason="libfacedetection has wheels for Linux and Windows on CPython 3.10-3.11 only"
@@ -87,13 +86,10 @@ def _overlap(a, b) -> float:
     return width * height / min(a[2] * a[3], b[2] * b[3])
 
 
-def test_libfacedetection_finds_the_face_hog_never_sees(faces_dir) -> None:
-    """people2/p049.jpg: a dark face turned under a helmet. dlib's HOG finds no face; the
-    default detector finds it, for the album as for a query."""
-    picture = faces_dir.parent / "albums" / "people2" / "p049.jpg"
-    if not picture.is_file():
-        missing_test_data(f"the people2 album is not at {picture.parent}")
-    data = picture.read_bytes()
+def test_libfacedetection_finds_the_face_hog_never_sees(dark_turned_face: bytes) -> None:
+    """dlib's HOG finds no face in it; the default detector finds it, for the album as for a
+    query."""
+    data = dark_turned_face
     hog = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib"))
     assert hog.detect(hog.decode(data)) == []
     default = FaceEmbedder()

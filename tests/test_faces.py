@@ -14,8 +14,6 @@ from facefind.faces import FaceEmbedder
 from facefind.images import decode_photo
 from facefind.runtime import DLIB_WEIGHT_FILES, deepface_weights_folder, link_dlib_weights
 
-from .conftest import missing_test_data
-
 
 def test_dlib_weights_are_linked_into_deepface_home(tmp_path: Path) -> None:
     folder = tmp_path / ".deepface" / "weights"
@@ -200,14 +198,13 @@ def test_facenet_gets_deepfaces_own_crops_pixel_for_pixel(monkeypatch, all_photo
     assert np.array_equal(ours[right_first], theirs)
 
 
-def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(faces_dir) -> None:
-    """A dark, turned face (people2/p049.jpg): dlib's HOG detector finds none, the CNN does."""
+def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(
+    dark_turned_face: bytes,
+) -> None:
+    """A dark, turned face: dlib's HOG detector finds none, its CNN does."""
     from facefind.search import query_faces
 
-    picture = faces_dir.parent / "albums" / "people2" / "p049.jpg"
-    if not picture.is_file():
-        missing_test_data(f"the people2 album is not at {picture.parent}")
-    data = picture.read_bytes()
+    data = dark_turned_face
     hog = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib"))
     assert hog.detect(hog.decode(data)) == []
     faces = query_faces(hog, data, "p049.jpg")
