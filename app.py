@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
@@ -31,7 +33,15 @@ from facefind.errors import FacefindError
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
 from facefind.index import AlbumIndex
-from facefind.people import People, group_people, merge, person_hits, person_query
+from facefind.people import (
+    People,
+    Person,
+    group_people,
+    merge,
+    person_hits,
+    person_query,
+    without_photo,
+)
 from facefind.search import (
     DEFAULT_MIN_SCORE,
     MatchMode,
@@ -88,20 +98,16 @@ class LoadedAlbum:
     like: int | None = None  # the photo "more like this" was asked for
     download: tuple[tuple[str, ...], bytes] | None = None  # names and their prepared zip
     people: People | None = None  # everyone in the album, with the user's merges
-    person: int | None = None  # the person chosen in the People tab
+    people_before: People | None = None  # the people before the last merge or correction
+    person: int | None = None  # the id of the person whose page is open in the People tab
+    names: dict[int, str] = field(default_factory=dict)  # person id -> the name given
+    hidden: set[int] = field(default_factory=set)  # person ids the user hid
     person_faces: dict = field(default_factory=dict)  # face row -> its crop, made once
 
 
-def sidebar() -> tuple[object | None, FaceSettings, str, bool]:
+def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
     with st.sidebar:
         st.header("Album")
-        upload = st.file_uploader(
-            "Your album (.zip)",
-            type=["zip"],
-            help="Read in memory, never saved to disk.",
-            # a new key after "Forget this album" gives an empty uploader
-            key=f"album-upload-{st.session_state.get('generation', 0)}",
-        )
         with st.expander("Settings"):
             st.caption("Changing any of these indexes the album again.")
             defaults = FaceSettings()
@@ -141,7 +147,19 @@ def sidebar() -> tuple[object | None, FaceSettings, str, bool]:
             on_click=forget,
         )
     settings = FaceSettings(model, detector, confidence, thorough=thorough)
-    return upload, settings, uform, read_words
+    return album_uploader(), settings, uform, read_words
+
+
+def album_uploader():
+    """The album's uploader, at the top of the page: on a phone the sidebar is hidden behind a
+    small button, and an open sidebar covers the progress of the indexing."""
+    return st.file_uploader(
+        "Your album (.zip)",
+        type=["zip"],
+        help="Read in memory, never saved to disk.",
+        # a new key after "Forget this album" gives an empty uploader
+        key=f"album-upload-{st.session_state.get('generation', 0)}",
+    )
 
 
 def forget() -> None:
@@ -205,8 +223,12 @@ def build_with_progress(
     return index, time.monotonic() - started
 
 
+#: Nouns whose plural is not the noun with an s.
+PLURALS = {"person": "people"}
+
+
 def plural(count: int, noun: str) -> str:
-    return f"{count} {noun}" + ("" if count == 1 else "s")
+    return f"{count} {noun if count == 1 else PLURALS.get(noun, noun + 's')}"
 
 
 def summary(loaded: LoadedAlbum) -> None:
@@ -225,7 +247,7 @@ def summary(loaded: LoadedAlbum) -> None:
                 st.info(notice)
             if index.skipped:
                 rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
-                st.dataframe(rows, hide_index=True, use_container_width=True)
+                st.dataframe(rows, hide_index=True, width="stretch")
     st.sidebar.caption(
         f"In use: the {index.model} face model, the {detector_name(index.detector)} detector"
         + (
@@ -260,10 +282,18 @@ def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
     st.image(picture, caption=hit.name, width=width)
 
 
-def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool = False) -> None:
-    """Thumbnails best first, with score and outlined faces; a bigger view; the download."""
+def results_grid(
+    loaded: LoadedAlbum,
+    hits: list[PhotoHit],
+    key: str,
+    like: bool = False,
+    file_name: str = "photos.zip",
+    remove: Callable[[PhotoHit], None] | None = None,
+) -> None:
+    """Thumbnails best first, with score and outlined faces; a bigger view; the download
+    (a zip named after what it holds); with `remove`, a "Not this person" button each."""
     st.write(f"**{plural(len(hits), 'photo')}**")
-    download(loaded, hits, key)
+    download(loaded, hits, key, file_name)
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS], strict=False):
             with column:
@@ -280,6 +310,13 @@ def results_grid(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, like: bool
                         on_click=show_like,
                         args=(loaded, hit.photo),
                     )
+                elif remove is not None:
+                    more.button(
+                        "Not this person",
+                        key=f"{key}-not-{hit.photo}",
+                        on_click=remove,
+                        args=(hit,),
+                    )
 
 
 def hit_caption(hit: PhotoHit, text_search: bool) -> str:
@@ -293,7 +330,13 @@ def hit_caption(hit: PhotoHit, text_search: bool) -> str:
     return f"{hit.score:.0f}% · {hit.name}{why}"
 
 
-def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
+def slug(text: str, most: int = 40) -> str:
+    """A file-name-safe form of what the user typed or named: "Anna Nowak" -> "anna-nowak"."""
+    words = re.findall(r"\w+", text.casefold())
+    return "-".join(words)[:most].strip("-") or "photos"
+
+
+def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, file_name: str) -> None:
     """A zip of the shown photos, built when asked for (it can be large) and kept until the
     results change."""
     names = tuple(hit.name for hit in hits)
@@ -303,7 +346,7 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str) -> None:
         st.download_button(
             f"Download {these} (.zip)",
             data=prepared[1],
-            file_name="facefind-photos.zip",
+            file_name=file_name,
             mime="application/zip",
             key=f"{key}-download",
             icon=":material/download:",
@@ -437,7 +480,8 @@ def face_tab(loaded: LoadedAlbum) -> None:
     if not hits:
         st.info("Not found at this level of similarity. Try lowering it.")
         return
-    results_grid(loaded, hits, "faces")
+    names = "-and-".join(slug(name.rsplit(".", 1)[0]) for name, _, _ in pictures)
+    results_grid(loaded, hits, "faces", file_name=f"photos-of-{slug(names, 60)}.zip")
 
 
 # --- text search -------------------------------------------------------------------------------
@@ -465,7 +509,9 @@ def text_tab(loaded: LoadedAlbum) -> None:
     if loaded.like is not None and described:
         st.write(f"More like **{index.photos[loaded.like].name}**")
         st.button("Back to the description", on_click=show_like, args=(loaded, None))
-        results_grid(loaded, similar_photos(index, loaded.like, count), "like", like=True)
+        like = index.photos[loaded.like].name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+        hits = similar_photos(index, loaded.like, count)
+        results_grid(loaded, hits, "like", like=True, file_name=f"like-{slug(like)}.zip")
         return
     picture = None
     if described:
@@ -473,7 +519,10 @@ def text_tab(loaded: LoadedAlbum) -> None:
             "…or find photos like this picture", type=PHOTO_TYPES, key="like-picture"
         )
     if text.strip():
-        results_grid(loaded, text_hits(loaded, text, count, within), "text", like=described)
+        number = text.strip()
+        file_name = f"bib-{number}.zip" if number.isdigit() else f"photos-{slug(text)}.zip"
+        hits = text_hits(loaded, text, count, within)
+        results_grid(loaded, hits, "text", like=described, file_name=file_name)
     elif picture is not None:
         model = photo_text_model(str(index.photo_model))
         hits = similar_to_picture(index, model, picture.getvalue(), count)
@@ -511,11 +560,15 @@ def text_hits(
 # --- people -----------------------------------------------------------------------------------
 
 WALL_COLUMNS = 6
+#: People seen in one photo are shown folded, at most this many faces (each is a crop to make).
+ONCE_SHOWN = 48
 
 
 def album_people(loaded: LoadedAlbum) -> People:
+    """Everyone in the album, people seen once included, with the user's merges and
+    corrections (made once per album, kept for the session)."""
     if loaded.people is None:
-        loaded.people = group_people(loaded.index)
+        loaded.people = group_people(loaded.index, min_photos=1)
     return loaded.people
 
 
@@ -529,61 +582,184 @@ def person_face(loaded: LoadedAlbum, face: int):
     return loaded.person_faces[face]
 
 
-def choose_person(loaded: LoadedAlbum, number: int | None) -> None:
-    loaded.person = number
+def person_label(loaded: LoadedAlbum, person: Person) -> str:
+    return loaded.names.get(person.id) or f"Person {person.id}"
 
 
-def merge_people(loaded: LoadedAlbum) -> None:
-    """Before the rerun: the people ticked for merging become one, for this session."""
-    labels = st.session_state.get("merge", [])
-    chosen = [int(label.split()[-1]) - 1 for label in labels]
-    loaded.people = merge(album_people(loaded), chosen)
-    loaded.person = min(chosen) if chosen else loaded.person
-    st.session_state["merge"] = []
+def choose_person(loaded: LoadedAlbum, person_id: int | None) -> None:
+    """Before the rerun: open a person's page (None: back to everyone)."""
+    loaded.person = person_id
+
+
+def change_people(loaded: LoadedAlbum, people: People) -> None:
+    """Replace the people, keeping the previous ones for Undo."""
+    loaded.people_before = loaded.people
+    loaded.people = people
+
+
+def undo_people(loaded: LoadedAlbum) -> None:
+    loaded.people, loaded.people_before = loaded.people_before, None
+
+
+def ask_merge(ids: list[int]) -> None:
+    st.session_state["merge-asked"] = ids
+
+
+def merge_people(loaded: LoadedAlbum, ids: list[int]) -> None:
+    """Before the rerun: the confirmed people become one (the smallest id), for this session."""
+    change_people(loaded, merge(album_people(loaded), ids))
+    st.session_state.pop("merge-asked", None)
+    st.session_state["merge-mode"] = False
+    for person_id in ids:
+        st.session_state.pop(f"merge-{person_id}", None)
+
+
+def hide_person(loaded: LoadedAlbum, person_id: int, hidden: bool) -> None:
+    if hidden:
+        loaded.hidden.add(person_id)
+        loaded.person = None
+    else:
+        loaded.hidden.discard(person_id)
+
+
+def not_this_person(loaded: LoadedAlbum, person_id: int, hit: PhotoHit) -> None:
+    """Before the rerun: take this photo from the person ("not this person")."""
+    people = album_people(loaded)
+    change_people(loaded, without_photo(loaded.index, people, person_id, hit.photo))
+    if not any(person.id == person_id for person in album_people(loaded).people):
+        loaded.person = None
+
+
+def rename_person(loaded: LoadedAlbum, person_id: int) -> None:
+    name = st.session_state.get(f"name-{person_id}", "").strip()
+    if name:
+        loaded.names[person_id] = name
+    else:
+        loaded.names.pop(person_id, None)
 
 
 def people_tab(loaded: LoadedAlbum) -> None:
     people = album_people(loaded)
+    by_id = {person.id: person for person in people.people}
+    if loaded.person in by_id:
+        person_page(loaded, by_id[loaded.person])
+        return
+    shown = [person for person in people.people if person.id not in loaded.hidden]
+    wall = [person for person in shown if len(person.photos) >= 2]
+    once = [person for person in shown if len(person.photos) == 1]
     if not people.people:
-        st.info("No one appears in more than one photo of this album.")
+        st.info("No face was found in this album.")
         return
     st.caption(
-        f"{plural(len(people.people), 'person')} seen in two or more photos, most photos first"
-        + (
-            f"; {plural(people.others, 'face')} of people seen once are not shown."
-            if people.others
-            else "."
-        )
+        f"{plural(len(wall), 'person')} seen in two or more photos, most photos first. "
+        "Choose one to see their photos."
     )
-    columns = st.columns(WALL_COLUMNS)
-    for number, person in enumerate(people.people):
-        with columns[number % WALL_COLUMNS]:
-            st.image(person_face(loaded, person.face), caption=f"person {number + 1}")
-            st.button(
-                plural(len(person.photos), "photo"),
-                key=f"person-{number}",
-                on_click=choose_person,
-                args=(loaded, number),
-                type="primary" if loaded.person == number else "secondary",
-            )
-    labels = [f"person {number + 1}" for number in range(len(people.people))]
-    with st.expander("Two of these are the same person?"):
-        st.multiselect("Choose them", labels, key="merge")
-        st.button("Merge them", on_click=merge_people, args=(loaded,), key="merge-people")
-    if loaded.person is None or loaded.person >= len(people.people):
+    if loaded.people_before is not None:
+        st.button("Undo the last change", on_click=undo_people, args=(loaded,), key="undo")
+    merging = st.toggle("Merge people who are the same person", key="merge-mode")
+    face_wall(loaded, wall, merging)
+    if once:
+        title = f"{plural(len(once), 'person')} seen in one photo"
+        with st.expander(title):
+            face_wall(loaded, once[:ONCE_SHOWN], merging)
+            if len(once) > ONCE_SHOWN:
+                st.caption(f"…and {len(once) - ONCE_SHOWN} more.")
+    if merging:
+        merge_controls(
+            loaded, [person for person in shown if st.session_state.get(f"merge-{person.id}")]
+        )
+    hidden = [person for person in people.people if person.id in loaded.hidden]
+    if hidden:
+        with st.expander(f"Hidden ({len(hidden)})"):
+            for person in hidden:
+                st.button(
+                    f"Show {person_label(loaded, person)} again",
+                    key=f"unhide-{person.id}",
+                    on_click=hide_person,
+                    args=(loaded, person.id, False),
+                )
+
+
+def face_wall(loaded: LoadedAlbum, people: list[Person], merging: bool) -> None:
+    """One face per person, in rows (so a phone, which stacks the columns, keeps the order),
+    each with the button that opens their page, or a tick when merging."""
+    for start in range(0, len(people), WALL_COLUMNS):
+        row = people[start : start + WALL_COLUMNS]
+        for column, person in zip(st.columns(WALL_COLUMNS), row, strict=False):
+            with column:
+                st.image(person_face(loaded, person.face), caption=person_label(loaded, person))
+                if merging:
+                    st.checkbox("Same person", key=f"merge-{person.id}")
+                else:
+                    st.button(
+                        plural(len(person.photos), "photo"),
+                        key=f"person-{person.id}",
+                        on_click=choose_person,
+                        args=(loaded, person.id),
+                    )
+
+
+def merge_controls(loaded: LoadedAlbum, chosen: list[Person]) -> None:
+    """Ask before merging: a merge joins their photos for the whole session (Undo reverts)."""
+    ids = [person.id for person in chosen]
+    if st.session_state.get("merge-asked") == ids and len(ids) >= 2:
+        names = ", ".join(person_label(loaded, person) for person in chosen)
+        st.warning(f"Merge {len(ids)} people into one? {names}.")
+        yes, no = st.columns(2)
+        yes.button("Merge them", key="merge-yes", on_click=merge_people, args=(loaded, ids))
+        no.button("Cancel", key="merge-no", on_click=ask_merge, args=([],))
         return
-    person = people.people[loaded.person]
-    st.subheader(f"Person {loaded.person + 1}")
-    if st.toggle(
-        "Find more like this person (a face search with all of their faces)", key="more-like-person"
-    ):
+    st.button(
+        f"Merge {plural(len(ids), 'person')}…" if len(ids) >= 2 else "Tick two or more people",
+        key="merge-ask",
+        disabled=len(ids) < 2,
+        on_click=ask_merge,
+        args=(ids,),
+    )
+
+
+def person_page(loaded: LoadedAlbum, person: Person) -> None:
+    """A person's own page: their photos at once, at the top, with what can be done."""
+    st.button(
+        "Back to everyone",
+        key="people-back",
+        on_click=choose_person,
+        args=(loaded, None),
+        icon=":material/arrow_back:",
+    )
+    face, about = st.columns([1, 4])
+    face.image(person_face(loaded, person.face))
+    with about:
+        st.subheader(f"{person_label(loaded, person)} · {plural(len(person.photos), 'photo')}")
+        st.text_input(
+            "Name",
+            value=loaded.names.get(person.id, ""),
+            key=f"name-{person.id}",
+            placeholder="Give this person a name",
+            on_change=rename_person,
+            args=(loaded, person.id),
+        )
+        st.button(
+            "Hide this person",
+            key=f"hide-{person.id}",
+            on_click=hide_person,
+            args=(loaded, person.id, True),
+        )
+    more = st.toggle(
+        "Find more like this person (a face search with all of their faces)",
+        key=f"more-like-{person.id}",
+    )
+    if more:
         hits = search_faces(loaded.index, person_query(loaded.index, person))
     else:
         hits = person_hits(loaded.index, person)
     if not hits:
         st.info("No photo of this person at the default level of similarity.")
         return
-    results_grid(loaded, hits, "people")
+    name = loaded.names.get(person.id)
+    file_name = f"photos-of-{slug(name)}.zip" if name else f"person-{person.id}.zip"
+    remove = None if more else (lambda hit: not_this_person(loaded, person.id, hit))
+    results_grid(loaded, hits, "people", file_name=file_name, remove=remove)
 
 
 # --- page --------------------------------------------------------------------------------------
@@ -591,14 +767,15 @@ def people_tab(loaded: LoadedAlbum) -> None:
 
 def main() -> None:
     st.title("facefind")
-    upload, settings, uform, read_words = sidebar()
+    upload, settings, uform, read_words = sidebar_and_upload()
     if st.session_state.pop("forgotten", False):
         st.success("The album, its faces and your queries are forgotten.")
     if upload is None:
         st.session_state.pop("album", None)
         st.write(
-            "Upload the zip of your event photos in the sidebar, then find yourself with a "
-            "selfie, or describe the photo you want. Everything stays on this computer."
+            "Upload the zip of your event photos above, then find yourself with a selfie, your "
+            "bib number, or a description of the photo you want. Everything stays on this "
+            "computer."
         )
         return
     loaded = load_album(upload, settings, uform, read_words)

@@ -229,8 +229,8 @@ def _open_zip(source: AlbumSource) -> zipfile.ZipFile:
         return zipfile.ZipFile(source)
     except zipfile.BadZipFile as error:
         raise ArchiveError(
-            "This file is not a zip archive (or it is damaged or incomplete). "
-            "Upload the album as a .zip file."
+            "This file is not a zip archive (or it is damaged or incomplete): "
+            "the album has to be a .zip file."
         ) from error
     except (OSError, ValueError, EOFError) as error:
         raise ArchiveError(f"The zip cannot be read: {_short(error)}") from error

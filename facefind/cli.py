@@ -244,7 +244,11 @@ def run_people(args: argparse.Namespace) -> int:
         return 0
     for entry in report["people"]:
         print(f"person {entry['id']}: {len(entry['photos'])} photos, {entry['faces']} faces")
-    print(f"{report['others']} faces of people seen in fewer photos", file=sys.stderr)
+    print(
+        f"{report['others']} faces of people seen in fewer than {args.min_photos} photos "
+        "are not listed (--min-photos 1 lists them too)",
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -253,7 +257,7 @@ def people_report(index: AlbumIndex, people: People) -> dict:
     return {
         "people": [
             {
-                "id": number,
+                "id": person.id,
                 "photos": [index.photos[photo].name for photo in person.photos],
                 "faces": len(person.faces),
                 "face": {
@@ -261,7 +265,7 @@ def people_report(index: AlbumIndex, people: People) -> dict:
                     "box": [int(v) for v in index.boxes[person.face]],
                 },
             }
-            for number, person in enumerate(people.people, start=1)
+            for person in people.people
         ],
         "others": people.others,
     }

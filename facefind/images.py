@@ -82,7 +82,10 @@ def open_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
         raise PhotoError("too many pixels (refused as a decompression bomb)") from error
     except Exception as error:  # UnidentifiedImageError, OSError, SyntaxError...
-        raise PhotoError("not an image Pillow can read (damaged or another format)") from error
+        raise PhotoError(
+            "not a photo facefind can read (damaged, or not JPEG, PNG, WebP, HEIC, BMP, TIFF "
+            "or GIF)"
+        ) from error
     width, height = image.size
     if width * height > limits.max_pixels:
         raise PhotoError(

@@ -10,7 +10,7 @@ same order give the same groups. Faces seen in fewer than `min_photos` photos st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,6 +31,9 @@ class Person:
     faces: tuple[int, ...]  # rows of the index
     photos: tuple[int, ...]  # photo numbers, in album order
     face: int  # the row of the clearest face (largest among the surest)
+    #: The person's number, 1 for the one in the most photos; kept through merges and
+    #: corrections, so that "person 3" stays the same person for the whole session.
+    id: int = 0
 
 
 @dataclass(frozen=True)
@@ -76,8 +79,9 @@ def group_people(index: AlbumIndex, min_photos: int = 2, factor: float = GROUPIN
         if len(photos) >= min_photos:
             people.append(Person(tuple(int(f) for f in faces), photos, clearest_face(index, faces)))
     people.sort(key=lambda person: (-len(person.photos), person.photos))
-    shown = sum(len(person.faces) for person in people)
-    return People(tuple(people), count - shown)
+    numbered = [replace(person, id=number) for number, person in enumerate(people, start=1)]
+    shown = sum(len(person.faces) for person in numbered)
+    return People(tuple(numbered), count - shown)
 
 
 def one_face_per_photo(index: AlbumIndex, faces: np.ndarray) -> np.ndarray:
@@ -104,19 +108,42 @@ def clearest_face(index: AlbumIndex, faces: np.ndarray) -> int:
     return int(sure[int(np.argmax(areas))])
 
 
-def merge(people: People, chosen: list[int]) -> People:
-    """The same people with the chosen ones (positions in `people.people`) made one person,
-    as the user says; the merged person takes the place of the first chosen."""
-    chosen = sorted(set(chosen))
-    if len(chosen) < 2:
+def merge(people: People, ids: list[int]) -> People:
+    """The same people with the chosen ones (by id) made one person, as the user says: the
+    merged person keeps the smallest id and the clearest face of that one; the others' ids
+    are not reused. People stay most photos first."""
+    chosen = sorted(set(ids))
+    parts = [person for person in people.people if person.id in chosen]
+    if len(parts) < 2:
         return people
-    parts = [people.people[number] for number in chosen]
+    parts.sort(key=lambda person: person.id)
     faces = tuple(sorted(face for part in parts for face in part.faces))
     photos = tuple(sorted({photo for part in parts for photo in part.photos}))
-    joined = Person(faces, photos, parts[0].face)
-    rest = [person for number, person in enumerate(people.people) if number not in chosen[1:]]
-    rest[chosen[0]] = joined
-    return People(tuple(rest), people.others)
+    joined = Person(faces, photos, parts[0].face, parts[0].id)
+    rest = [person for person in people.people if person.id not in chosen] + [joined]
+    return People(_most_photos_first(rest), people.others)
+
+
+def without_photo(index: AlbumIndex, people: People, person_id: int, photo: int) -> People:
+    """The people with one photo taken from one person ("not this person"): their faces in
+    that photo leave them (counted with `others`); a person left with no photo is gone."""
+    kept: list[Person] = []
+    removed = 0
+    for person in people.people:
+        if person.id != person_id:
+            kept.append(person)
+            continue
+        faces = tuple(face for face in person.faces if int(index.face_photo[face]) != photo)
+        removed = len(person.faces) - len(faces)
+        if faces:
+            photos = tuple(p for p in person.photos if p != photo)
+            face = person.face if person.face in faces else clearest_face(index, np.array(faces))
+            kept.append(Person(faces, photos, face, person.id))
+    return People(_most_photos_first(kept), people.others + removed)
+
+
+def _most_photos_first(people: list[Person]) -> tuple[Person, ...]:
+    return tuple(sorted(people, key=lambda person: (-len(person.photos), person.id)))
 
 
 def person_hits(

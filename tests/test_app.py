@@ -33,7 +33,7 @@ def choose_model(app: AppTest, model: str = "Dlib") -> None:
 
 def upload_album(app: AppTest, files: dict[str, bytes]) -> None:
     choose_model(app)
-    app.sidebar.file_uploader[0].set_value(("data.zip", zip_bytes(files), "application/zip"))
+    app.main.file_uploader[0].set_value(("data.zip", zip_bytes(files), "application/zip"))
     app.run()
     assert not app.exception, app.exception
 
@@ -161,7 +161,7 @@ def test_a_bib_number_is_found_without_the_text_model(monkeypatch, tmp_path: Pat
 def test_bad_zip_is_a_message_not_a_traceback() -> None:
     app = start_app()
     choose_model(app)
-    app.sidebar.file_uploader[0].set_value(("data.zip", b"not a zip", "application/zip"))
+    app.main.file_uploader[0].set_value(("data.zip", b"not a zip", "application/zip"))
     app.run()
     assert not app.exception
     assert any("not a zip archive" in error.value for error in app.error)
@@ -279,7 +279,7 @@ def test_what_the_screen_says(album_files, all_photos) -> None:
 def test_a_refused_album_leaves_no_progress_bar_behind() -> None:
     app = start_app()
     choose_model(app)
-    app.sidebar.file_uploader[0].set_value(
+    app.main.file_uploader[0].set_value(
         ("data.zip", zip_bytes({"notes.txt": b"x"}), "application/zip")
     )
     app.run()
@@ -295,34 +295,68 @@ def test_people_tab_shows_everyone_and_a_persons_photos_for_download(
 ) -> None:
     app = start_app()
     upload_album(app, album_files)
-    people = app.session_state["album"].people
-    assert people is not None and len(people.people) >= 1
-    # the album has person01 in five photos (three of PERSON01, img4 is not there; couple.jpg)
-    first = app.button(key="person-0")
+    # the album has person01 in four photos (three of PERSON01, and couple.jpg)
+    first = app.button(key="person-1")
     assert first.label == "4 photos"
+    assert any("person seen in two or more photos" in c.value for c in app.caption)
     first.click().run()
     assert not app.exception
+    # the person's own page: the wall is gone, their photos come first, a way back
+    assert app.button(key="people-back").label == "Back to everyone"
+    assert not [button for button in app.button if (button.key or "").startswith("person-")]
     assert set(shown_photos(app)) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    assert any("Person 1 · 4 photos" in header.value for header in app.subheader)
     app.button(key="people-prepare").click().run()
     names, zip_data = app.session_state["album"].download
     assert set(names) == set(shown_photos(app)) and zip_data[:2] == b"PK"
-    app.toggle(key="more-like-person").set_value(True).run()
+    app.toggle(key="more-like-1").set_value(True).run()
     assert not app.exception
     assert {f"race/{name}" for name in PERSON01} <= set(shown_photos(app))
+    app.button(key="people-back").click().run()
+    assert app.button(key="person-1").label == "4 photos"
+    # people seen in one photo are there, folded
+    assert any("seen in one photo" in expander.label for expander in app.expander)
 
 
-def test_two_people_can_be_merged_for_this_session(all_photos) -> None:
+def test_a_person_can_be_named_hidden_and_corrected(album_files) -> None:
+    app = start_app()
+    upload_album(app, album_files)
+    app.button(key="person-1").click().run()
+    app.text_input(key="name-1").input("Anna Nowak").run()
+    assert any("Anna Nowak · 4 photos" in header.value for header in app.subheader)
+    couple = app.session_state["album"].index.photo_id("race/couple.jpg")
+    app.button(key=f"people-not-{couple}").click().run()
+    assert not app.exception
+    assert "race/couple.jpg" not in shown_photos(app)
+    assert any("Anna Nowak · 3 photos" in header.value for header in app.subheader)
+    app.button(key="people-back").click().run()
+    assert app.button(key="person-1").label == "3 photos"
+    app.button(key="undo").click().run()
+    assert app.button(key="person-1").label == "4 photos", "Undo gives the photo back"
+    app.button(key="person-1").click().run()
+    app.button(key="hide-1").click().run()
+    assert not [button for button in app.button if button.key == "person-1"]
+    app.button(key="unhide-1").click().run()
+    assert app.button(key="person-1").label == "4 photos"
+
+
+def test_two_people_can_be_merged_for_this_session_after_saying_yes(all_photos) -> None:
     files = {
         f"{name}": all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img17.jpg")
     }
     app = start_app()
     upload_album(app, files)
-    people = app.session_state["album"].people
-    assert [len(person.photos) for person in people.people] == [2, 2]
-    app.multiselect(key="merge").set_value(["person 1", "person 2"]).run()
-    app.button(key="merge-people").click().run()
+    assert [app.button(key=f"person-{n}").label for n in (1, 2)] == ["2 photos", "2 photos"]
+    app.toggle(key="merge-mode").set_value(True).run()
+    assert app.button(key="merge-ask").disabled, "nothing to merge with none ticked"
+    app.checkbox(key="merge-1").check().run()
+    app.checkbox(key="merge-2").check().run()
+    app.button(key="merge-ask").click().run()
+    assert any("Merge 2 people into one?" in warning.value for warning in app.warning)
+    assert app.checkbox(key="merge-2").value, "nothing is merged before the user says yes"
+    app.button(key="merge-yes").click().run()
     assert not app.exception
-    merged = app.session_state["album"].people
-    assert [len(person.photos) for person in merged.people] == [4]
-    assert app.button(key="person-0").label == "4 photos"
-    assert len(shown_photos(app)) == 4, "the merged person is shown"
+    assert app.button(key="person-1").label == "4 photos"
+    assert not [button for button in app.button if button.key == "person-2"]
+    app.button(key="undo").click().run()
+    assert [app.button(key=f"person-{n}").label for n in (1, 2)] == ["2 photos", "2 photos"]

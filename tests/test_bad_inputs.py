@@ -292,7 +292,7 @@ def test_app_on_every_case(cases: list[Case], monkeypatch, tiny_uform) -> None:
         app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
         app.run()
         app.sidebar.selectbox[0].set_value("Dlib")
-        app.sidebar.file_uploader[0].set_value(("data.zip", case.album, "application/zip"))
+        app.main.file_uploader[0].set_value(("data.zip", case.album, "application/zip"))
         app.run()
         assert not app.exception, (case.name, app.exception)
         if case.error:

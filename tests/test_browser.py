@@ -170,7 +170,9 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
     page.wait_for_timeout(1000)
     if os.environ.get("FACEFIND_SCREENSHOT"):  # only when asked: the README's picture is tracked
         page.screenshot(path=str(ROOT / "docs" / "screenshot.png"))
-    assert_original_photos(prepare_and_download(page), found, all_photos)
+    assert_original_photos(
+        prepare_and_download(page, f"photos-of-{query.stem}.zip"), found, all_photos
+    )
     people_tab_download(page, found, all_photos)
 
 
@@ -178,14 +180,16 @@ def people_tab_download(page, person01: set[str], all_photos) -> None:
     """People: person01 is the first (most photos); choosing them shows and downloads them."""
     page.get_by_role("tab", name="People").click()
     page.get_by_role("button", name=f"{len(person01)} photos").first.click()
-    page.get_by_text("Person 1", exact=True).wait_for()
+    page.get_by_text(f"Person 1 · {len(person01)} photos").wait_for()
     wait_for_results(page)
-    assert_original_photos(prepare_and_download(page), person01, all_photos)
+    assert_original_photos(prepare_and_download(page, "person-1.zip"), person01, all_photos)
 
 
 def upload_album(page, album: Path) -> None:
     page.get_by_text("Upload the zip of your event photos").wait_for()
-    page.locator("section[data-testid='stSidebar'] input[type='file']").set_input_files(album)
+    page.locator("[data-testid='stFileUploader']").filter(has_text="Your album").locator(
+        "input[type='file']"
+    ).set_input_files(album)
     page.get_by_text("Faces found").wait_for()
 
 
@@ -195,14 +199,17 @@ def upload_queries(page, queries) -> None:
     ).locator("input[type='file']").set_input_files(queries)
 
 
-def prepare_and_download(page) -> dict[str, bytes]:
-    """Press "Prepare a zip", then download it: name -> bytes of what the user gets."""
+def prepare_and_download(page, file_name: str | None = None) -> dict[str, bytes]:
+    """Press "Prepare a zip", then download it: name -> bytes of what the user gets (and the
+    zip is named `file_name`, when given)."""
     page.get_by_role("button", name="Prepare a zip of these").click()
     download_button = page.get_by_role("button", name="Download these")
     download_button.wait_for()
     wait_until_idle(page)
     with page.expect_download() as download_info:
         download_button.click()
+    if file_name is not None:
+        assert download_info.value.suggested_filename == file_name
     with zipfile.ZipFile(download_info.value.path()) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from facefind.index import AlbumIndex
-from facefind.people import face_links, group_people, merge, person_hits
+from facefind.people import face_links, group_people, merge, person_hits, without_photo
 from facefind.vectors import l2_normalize
 
 from .builders import face_index, facefind
@@ -48,12 +48,16 @@ def test_grouping_is_deterministic_and_blocks_do_not_change_the_links(
 
 def test_merging_two_people_and_their_photos_as_results(album_index: AlbumIndex) -> None:
     people = group_people(album_index)
-    merged = merge(people, [0, 2])
+    assert [person.id for person in people.people] == list(range(1, len(people.people) + 1))
+    merged = merge(people, [3, 1])
     assert len(merged.people) == len(people.people) - 1
-    assert set(merged.people[0].photos) == set(people.people[0].photos) | set(
-        people.people[2].photos
-    )
-    assert merged.people[1] == people.people[1]
+    by_id = {person.id: person for person in merged.people}
+    assert 3 not in by_id, "the merged person keeps the smaller id; no id is reused"
+    assert set(by_id[1].photos) == set(people.people[0].photos) | set(people.people[2].photos)
+    assert by_id[2] == people.people[1] and by_id[4] == people.people[3]  # ids are stable
+    sizes = [len(person.photos) for person in merged.people]
+    assert sizes == sorted(sizes, reverse=True)
+    assert merge(people, [1]) == people and merge(people, []) == people
     hits = person_hits(album_index, people.people[0])
     assert {hit.photo for hit in hits} == set(people.people[0].photos)
     assert all(len(hit.faces) == 1 and hit.faces[0].face in people.people[0].faces for hit in hits)
@@ -119,3 +123,14 @@ def test_a_person_shows_each_photo_once_with_their_surest_face() -> None:
     assert people.people[0].faces == (0, 1, 2)  # the reflection (face 3) is left out
     assert people.people[0].photos == (0, 1, 2)
     assert people.others == 1
+
+
+def test_not_this_person_takes_one_photo_from_them(album_index: AlbumIndex) -> None:
+    people = group_people(album_index)
+    person = people.people[0]
+    photo = person.photos[-1]
+    corrected = without_photo(album_index, people, person.id, photo)
+    again = next(p for p in corrected.people if p.id == person.id)
+    assert photo not in again.photos and set(again.photos) == set(person.photos) - {photo}
+    assert corrected.others == people.others + 1
+    assert [p for p in corrected.people if p.id != person.id] == list(people.people[1:])

@@ -77,7 +77,7 @@ def test_an_app_session_writes_nothing(all_photos, tiny_uform: Path, monkeypatch
     app.run()
     app.sidebar.selectbox[0].set_value("Dlib")
     album = zip_bytes({name: all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg")})
-    app.sidebar.file_uploader[0].set_value(("data.zip", album, "application/zip"))
+    app.main.file_uploader[0].set_value(("data.zip", album, "application/zip"))
     app.run()
     app.file_uploader(key="query-photos").set_value(
         ("me.jpg", all_photos["img4.jpg"], "image/jpeg")
