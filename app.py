@@ -12,7 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import streamlit as st
 from PIL import ImageOps
@@ -146,7 +146,9 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
             help="Drops the album, its faces and your queries now.",
             on_click=forget,
         )
-    settings = FaceSettings(model, detector, confidence, thorough=thorough)
+    # the detector's own bar is left to the detector in effect (it changes after a fallback)
+    own_bar = confidence == min_confidence_of(defaults, detector)
+    settings = FaceSettings(model, detector, None if own_bar else confidence, thorough=thorough)
     return album_uploader(), settings, uform, read_words
 
 
@@ -178,14 +180,19 @@ def album_key(upload, settings: FaceSettings, uform: str, read_words: bool) -> t
 
 
 def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> LoadedAlbum:
-    """The indexed album of this session, indexing it once per (upload, settings)."""
-    key = album_key(upload, settings, uform, read_words)
+    """The indexed album of this session, indexing it once per (upload, settings in effect):
+    a choice that cannot be had here (FaceNet offline) is said, and indexes nothing again
+    when what is in effect is what the album was indexed with."""
+    embedder = face_embedder(settings)
+    for notice in embedder.notices:  # in view, not folded: the choice did not take effect
+        st.sidebar.warning(notice)
+    in_effect = replace(embedder.settings, model=embedder.model_name)
+    key = album_key(upload, in_effect, uform, read_words)
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:
         return loaded
     st.session_state.pop("album", None)  # a new zip or new settings: drop the old one first
     album = Album(upload.getvalue())
-    embedder = face_embedder(settings)
     notices: list[str] = list(embedder.notices)
     bar = st.progress(0.0, text=f"Indexing {plural(len(album), 'photo')}…")
     try:

@@ -158,6 +158,33 @@ def test_a_bib_number_is_found_without_the_text_model(monkeypatch, tmp_path: Pat
     assert any("“4711”" in caption for caption in captions)
 
 
+def test_a_choice_that_cannot_be_had_is_said_and_indexes_nothing_again(
+    album_files, monkeypatch
+) -> None:
+    """FaceNet offline: the sidebar says so, in view, and the album indexed with Dlib stays."""
+    from deepface.commons import weight_utils
+    from deepface.modules import modeling
+
+    from facefind.runtime import deepface_weights_folder
+
+    def offline(file_name: str, source_url, compress_type=None) -> str:
+        target = deepface_weights_folder() / file_name
+        if target.is_file():
+            return str(target)
+        raise ValueError(f"An exception occurred while downloading {file_name}")
+
+    app = start_app()
+    upload_album(app, album_files)
+    indexed = app.session_state["album"]
+    monkeypatch.setattr(weight_utils, "download_weights_if_necessary", offline)
+    monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", None)
+    app.sidebar.selectbox[0].set_value("Facenet").run()
+    assert not app.exception
+    assert any("Facenet face model is not available" in w.value for w in app.sidebar.warning)
+    assert app.session_state["album"] is indexed, "nothing indexed again for nothing"
+    assert any("In use: the Dlib face model" in c.value for c in app.sidebar.caption)
+
+
 def test_bad_zip_is_a_message_not_a_traceback() -> None:
     app = start_app()
     choose_model(app)

@@ -135,7 +135,10 @@ def archive_cases(all_photos: dict[str, bytes]) -> list[Case]:
             legacy_named_zip(
                 ["写真/運動会.jpg".encode("shift_jis"), "caf\x82.jpg".encode("latin-1")]
             ),
-            skipped={"写真/運動会.jpg": "not an image", "café.jpg": "not an image"},
+            skipped={
+                "写真/運動会.jpg": "not a photo facefind can read",
+                "café.jpg": "not a photo facefind can read",
+            },
         ),
         Case("empty zip", zip_bytes({}), error="no photos"),
         Case(
@@ -171,7 +174,7 @@ def photo_case(all_photos: dict[str, bytes], identities: dict[str, str]) -> Case
     bad = {
         "truncated.jpg": (truncated[: len(truncated) // 3], "incomplete"),
         "zero.jpg": (b"", "empty file"),
-        "text.jpg": (b"I am a text file", "not an image"),
+        "text.jpg": (b"I am a text file", "not a photo facefind can read"),
         "bomb.png": (png_header_only(30000, 30000), "too many pixels"),
     }
     files = {**good, **{name: data for name, (data, _) in bad.items()}}

@@ -110,7 +110,7 @@ def test_shrunk_copy_fits_exactly_and_averages(size: tuple[int, int]) -> None:
     "data, reason",
     [
         (b"", "empty file"),
-        (b"this is a text file named photo.jpg", "not an image"),
+        (b"this is a text file named photo.jpg", "not a photo facefind can read"),
         (png_header_only(30000, 30000), "too many pixels"),
     ],
     ids=["zero-bytes", "text", "bomb"],
