@@ -8,6 +8,7 @@ and are dropped when the session ends or the user presses "Forget this album".
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import re
 import time
@@ -141,11 +142,19 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
                 help="Finds a photo by the number on a bib or the words on a sign. Costs about "
                 "1.3 s a 12 MP photo on one core (docs/accuracy.md); small photos much less.",
             )
+        saved = st.file_uploader(
+            "Open a saved index (.facefind)",
+            type=["facefind"],
+            help="An index saved from here (or by `facefind index`) with the same album: the "
+            "album is not indexed again. It holds face data: keep it private.",
+            key=f"index-upload-{st.session_state.get('generation', 0)}",
+        )
         st.button(
             "Forget this album",
             help="Drops the album, its faces and your queries now.",
             on_click=forget,
         )
+    st.session_state["saved-index"] = saved
     # the detector's own bar is left to the detector in effect (it changes after a fallback)
     own_bar = confidence == min_confidence_of(defaults, detector)
     settings = FaceSettings(model, detector, None if own_bar else confidence, thorough=thorough)
@@ -183,6 +192,9 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     """The indexed album of this session, indexing it once per (upload, settings in effect):
     a choice that cannot be had here (FaceNet offline) is said, and indexes nothing again
     when what is in effect is what the album was indexed with."""
+    saved = st.session_state.get("saved-index")
+    if saved is not None:
+        return open_saved(upload, saved)
     embedder = face_embedder(settings)
     for notice in embedder.notices:  # in view, not folded: the choice did not take effect
         st.sidebar.warning(notice)
@@ -203,6 +215,35 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     loaded = LoadedAlbum(key, album, index, notices, seconds)
     st.session_state["album"] = loaded
     return loaded
+
+
+def open_saved(upload, saved) -> LoadedAlbum:
+    """The album with the index the user saved before: nothing is indexed again."""
+    key = (upload.file_id, saved.file_id)
+    loaded: LoadedAlbum | None = st.session_state.get("album")
+    if loaded is not None and loaded.key == key:
+        return loaded
+    st.session_state.pop("album", None)
+    album = Album(upload.getvalue())
+    index = AlbumIndex.load(io.BytesIO(saved.getvalue()))
+    in_zip = {entry.name for entry in album.photos}
+    missing = [info.name for info in index.photos if info.name not in in_zip]
+    if missing:
+        raise FacefindError(
+            f"This index was made from another album: {missing[0]} is not in {upload.name}. "
+            "Upload the album it was made from, or remove the saved index to index this one."
+        )
+    notices = [f"Opened the saved index {saved.name}: nothing was indexed again."]
+    loaded = LoadedAlbum(key, album, index, notices)
+    st.session_state["album"] = loaded
+    return loaded
+
+
+def index_file(index: AlbumIndex) -> bytes:
+    """The index as a .facefind file, made when the user saves it."""
+    buffer = io.BytesIO()
+    index.save(buffer)
+    return buffer.getvalue()
 
 
 def build_with_progress(
@@ -255,6 +296,17 @@ def summary(loaded: LoadedAlbum) -> None:
             if index.skipped:
                 rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
                 st.dataframe(rows, hide_index=True, width="stretch")
+    stem = str(st.session_state.get("album-name", "album")).rsplit(".", 1)[0]
+    st.sidebar.download_button(
+        "Save the index",
+        data=lambda: index_file(index),
+        file_name=f"{slug(stem)}.facefind",
+        mime="application/octet-stream",
+        help="Open it later with the same album and nothing is indexed again. It holds the "
+        "faces of everyone in the album: keep it as private as the photos.",
+        icon=":material/save:",
+        key="save-index",
+    )
     st.sidebar.caption(
         f"In use: the {index.model} face model, the {detector_name(index.detector)} detector"
         + (
@@ -785,6 +837,7 @@ def main() -> None:
             "computer."
         )
         return
+    st.session_state["album-name"] = getattr(upload, "name", "album")
     loaded = load_album(upload, settings, uform, read_words)
     summary(loaded)
     # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on

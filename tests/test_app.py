@@ -387,3 +387,29 @@ def test_two_people_can_be_merged_for_this_session_after_saying_yes(all_photos) 
     assert not [button for button in app.button if button.key == "person-2"]
     app.button(key="undo").click().run()
     assert [app.button(key=f"person-{n}").label for n in (1, 2)] == ["2 photos", "2 photos"]
+
+
+def test_a_saved_index_opens_with_its_album_without_indexing_again(album_files) -> None:
+    """A reload or a second visit: the album and the index saved from it (as `facefind
+    index` writes it), nothing indexed again; another album is refused in words."""
+    import io
+
+    from facefind.builder import build_index
+
+    index = build_index(zip_bytes(album_files))
+    buffer = io.BytesIO()
+    index.save(buffer)
+    app = start_app()
+    app.sidebar.file_uploader[0].set_value(("race.facefind", buffer.getvalue(), "application/x"))
+    upload_album(app, album_files)
+    assert not app.exception
+    details = [expander.label for expander in app.expander]
+    assert any("1 notice" in label for label in details)
+    assert any("nothing was indexed again" in info.value for info in app.info)
+    assert metrics(app)["Photos"] == "8"
+    assert app.sidebar.get("download_button")[0].label == "Save the index"
+    app.main.file_uploader[0].set_value(
+        ("other.zip", zip_bytes({"x.jpg": solid_jpeg((1, 2, 3))}), "application/zip")
+    )
+    app.run()
+    assert any("made from another album" in error.value for error in app.error)
