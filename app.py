@@ -162,15 +162,19 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
 
 
 def album_uploader():
-    """The album's uploader, at the top of the page: on a phone the sidebar is hidden behind a
-    small button, and an open sidebar covers the progress of the indexing."""
-    return st.file_uploader(
-        "Your album (.zip)",
-        type=["zip"],
-        help="Read in memory, never saved to disk.",
-        # a new key after "Forget this album" gives an empty uploader
-        key=f"album-upload-{st.session_state.get('generation', 0)}",
-    )
+    """The album's uploader, at the top of the page (on a phone the sidebar is hidden behind a
+    small button, and an open sidebar covers the progress of the indexing), folded once an
+    album is loaded so that results come first."""
+    # a new key after "Forget this album" gives an empty uploader
+    key = f"album-upload-{st.session_state.get('generation', 0)}"
+    loaded = getattr(st.session_state.get(key), "name", None)
+    with st.expander(f"Album: {loaded}" if loaded else "Your album", expanded=not loaded):
+        return st.file_uploader(
+            "Your album (.zip)",
+            type=["zip"],
+            help="Read in memory, never saved to disk.",
+            key=key,
+        )
 
 
 def forget() -> None:
@@ -786,10 +790,8 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
         args=(loaded, None),
         icon=":material/arrow_back:",
     )
-    face, about = st.columns([1, 4])
-    face.image(person_face(loaded, person.face))
-    with about:
-        st.subheader(f"{person_label(loaded, person)} · {plural(len(person.photos), 'photo')}")
+    st.subheader(f"{person_label(loaded, person)} · {plural(len(person.photos), 'photo')}")
+    with st.expander("Name or hide this person"):  # folded: their photos come first, in view
         st.text_input(
             "Name",
             value=loaded.names.get(person.id, ""),
@@ -805,8 +807,10 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
             args=(loaded, person.id, True),
         )
     more = st.toggle(
-        "Find more like this person (a face search with all of their faces)",
+        "Find more like this person",
         key=f"more-like-{person.id}",
+        help="A face search with all of their faces: finds their photos that were not grouped "
+        "with them.",
     )
     if more:
         hits = search_faces(loaded.index, person_query(loaded.index, person))
