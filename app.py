@@ -333,16 +333,40 @@ def show_like(loaded: LoadedAlbum, photo: int | None) -> None:
     loaded.like = photo
 
 
-#: The larger view fits a window 900 px high (the dialog's title and caption take the rest).
-LARGE_VIEW_HEIGHT = 620
+#: The larger view is at least this wide for its height: a portrait photo is shown on a
+#: landscape canvas, so that it fits a phone's width and a laptop's height alike.
+LARGE_VIEW_ASPECT = 4 / 3
 
 
 @st.dialog("Photo", width="large")
-def show_large(loaded: LoadedAlbum, hit: PhotoHit) -> None:
+def show_large(loaded: LoadedAlbum, hits: list[PhotoHit], position: int) -> None:
+    """One result, large, with the previous and next results and its own download."""
+    position = st.session_state.get("large-position", position) % len(hits)
+    hit = hits[position]
     data = loaded.album.read(loaded.album.entry(hit.name))
     picture = outlined_photo(data, hit)
-    width = min(picture.width, round(LARGE_VIEW_HEIGHT * picture.width / picture.height))
-    st.image(picture, caption=hit.name, width=width)
+    if picture.width < picture.height * LARGE_VIEW_ASPECT:
+        size = (round(picture.height * LARGE_VIEW_ASPECT), picture.height)
+        picture = ImageOps.pad(picture, size, color=(255, 255, 255))
+    st.image(picture, caption=f"{position + 1} of {len(hits)} · {hit.name}", width="stretch")
+    back, forward, save = st.columns(3)
+    if back.button("Previous", key="large-previous", icon=":material/chevron_left:"):
+        st.session_state["large-position"] = position - 1
+        st.rerun(scope="fragment")
+    if forward.button("Next", key="large-next", icon=":material/chevron_right:"):
+        st.session_state["large-position"] = position + 1
+        st.rerun(scope="fragment")
+    save.download_button(
+        "Download",
+        data=data,
+        file_name=hit.name.rsplit("/", 1)[-1],
+        key="large-download",
+        icon=":material/download:",
+    )
+
+
+#: The cell every result thumbnail is fitted into (pixels, width x height).
+GRID_CELL = (384, 288)
 
 
 def results_grid(
@@ -360,12 +384,15 @@ def results_grid(
     for start in range(0, len(hits), COLUMNS):
         for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS], strict=False):
             with column:
-                st.image(
-                    outlined_thumbnail(loaded.index, hit), caption=hit_caption(hit, key == "text")
-                )
+                thumbnail = ImageOps.pad(
+                    outlined_thumbnail(loaded.index, hit), GRID_CELL, color=(255, 255, 255)
+                )  # one shape for every cell, so the grid's rows line up
+                st.image(thumbnail, caption=hit_caption(hit, key == "text"))
+                st.checkbox("Choose", key=f"{key}-choose-{hit.photo}")
                 view, more = st.columns(2)
                 if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
-                    show_large(loaded, hit)
+                    st.session_state.pop("large-position", None)
+                    show_large(loaded, hits, start + hits[start : start + COLUMNS].index(hit))
                 if like:
                     more.button(
                         "More like this",
@@ -400,10 +427,14 @@ def slug(text: str, most: int = 40) -> str:
 
 
 def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, file_name: str) -> None:
-    """A zip of the shown photos, built when asked for (it can be large) and kept until the
-    results change."""
-    names = tuple(hit.name for hit in hits)
-    these = "this photo" if len(names) == 1 else f"these {len(names)} photos"
+    """A zip of the shown photos, or of those the user chose, built when asked for (it can be
+    large) and kept until the results or the choice change."""
+    chosen = [hit for hit in hits if st.session_state.get(f"{key}-choose-{hit.photo}")]
+    names = tuple(hit.name for hit in chosen or hits)
+    if chosen:
+        these = "the chosen photo" if len(names) == 1 else f"the {len(names)} chosen photos"
+    else:
+        these = "this photo" if len(names) == 1 else f"these {len(names)} photos"
     prepared = loaded.download
     if prepared is not None and prepared[0] == names:
         st.download_button(

@@ -81,8 +81,21 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     names, zip_data = app.session_state["album"].download
     assert set(names) == set(found) and zip_data[:2] == b"PK"
     assert app.get("download_button"), "the download button replaces the prepare button"
-    app.button(key="faces-view-0").click().run()
+    first = app.session_state["album"].index.photo_id(found[0])
+    app.button(key=f"faces-view-{first}").click().run()
     assert not app.exception
+    large = [c for image in app.get("image") for c in image.captions if " of 4 · " in c]
+    assert large == [f"1 of 4 · {found[0]}"], "the larger view says where it is in the results"
+    assert app.button(key="large-next") and app.button(key="large-previous")  # test_browser
+    assert any(button.label == "Download" for button in app.get("download_button"))
+    # choose two photos: the zip holds those two only
+    second = app.session_state["album"].index.photo_id(found[1])
+    app.checkbox(key=f"faces-choose-{first}").check()
+    app.checkbox(key=f"faces-choose-{second}").check().run()
+    app.button(key="faces-prepare").click().run()
+    names, _ = app.session_state["album"].download
+    assert set(names) == {found[0], found[1]}
+    assert any("the 2 chosen photos" in button.label for button in app.get("download_button"))
 
     app.slider(key="level").set_value(95)
     app.run()

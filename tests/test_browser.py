@@ -173,7 +173,19 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
     assert_original_photos(
         prepare_and_download(page, f"photos-of-{query.stem}.zip"), found, all_photos
     )
+    larger_view_steps_through_the_results(page, len(found))
     people_tab_download(page, found, all_photos)
+
+
+def larger_view_steps_through_the_results(page, count: int) -> None:
+    """ "Larger" opens the first result; Next shows the second without leaving the view."""
+    page.get_by_role("button", name="Larger").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text(f"1 of {count} · ").wait_for()
+    dialog.get_by_role("button", name="Next").click()
+    dialog.get_by_text(f"2 of {count} · ").wait_for()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
 
 
 def people_tab_download(page, person01: set[str], all_photos) -> None:
