@@ -457,6 +457,11 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, file_name: str
 # --- face search -------------------------------------------------------------------------------
 
 
+#: A query photo is one picture: a selfie or a phone photo is a few MB; the album's 2 GB bound
+#: (.streamlit/config.toml) is for the album zip alone.
+QUERY_PHOTO_MB = 50
+
+
 def query_pictures() -> list[tuple[str, str, bytes]]:
     """The pictures of the people to find: a webcam selfie and/or uploaded photos."""
     camera, files = st.columns(2)
@@ -466,6 +471,7 @@ def query_pictures() -> list[tuple[str, str, bytes]]:
             type=PHOTO_TYPES,
             accept_multiple_files=True,
             key="query-photos",
+            max_upload_size=QUERY_PHOTO_MB,
         )
     with camera:
         selfie = None
@@ -610,7 +616,10 @@ def text_tab(loaded: LoadedAlbum) -> None:
     picture = None
     if described:
         picture = st.file_uploader(
-            "…or find photos like this picture", type=PHOTO_TYPES, key="like-picture"
+            "…or find photos like this picture",
+            type=PHOTO_TYPES,
+            key="like-picture",
+            max_upload_size=QUERY_PHOTO_MB,
         )
     if text.strip():
         number = text.strip()
