@@ -52,11 +52,10 @@ from facefind.search import (
     similar_photos,
     similar_to_picture,
     stack_embeddings,
-    text_search,
 )
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
 from facefind.words import WordReader
-from facefind.wordsearch import wearer_search, word_search
+from facefind.wordsearch import wearer_search, with_descriptions, word_search
 
 st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"]
@@ -650,14 +649,10 @@ def text_hits(
         found = wearer_search(index, found, text)
     for note in found.notes:
         st.info(note)
-    hits = list(found.hits)
-    if index.photo_embeddings is not None:
-        model = photo_text_model(str(index.photo_model))
-        seen = {hit.photo for hit in hits}
-        hits += [
-            hit for hit in text_search(index, model, text, count, within) if hit.photo not in seen
-        ]
-    return hits
+    if index.photo_embeddings is None:
+        return found.hits
+    model = photo_text_model(str(index.photo_model))
+    return with_descriptions(index, found, model, text, count, within)
 
 
 # --- people -----------------------------------------------------------------------------------

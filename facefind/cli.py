@@ -37,11 +37,10 @@ from .search import (
     query_faces,
     search_faces,
     stack_embeddings,
-    text_search,
 )
 from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
 from .words import WordReader
-from .wordsearch import wearer_search, word_search
+from .wordsearch import wearer_search, with_descriptions, word_search
 
 
 class ProgressPrinter:
@@ -208,7 +207,6 @@ def _text_hits(
         found = wearer_search(index, found, args.text)
     for note in found.notes:
         _notify(note)
-    hits = list(found.hits)
     if index.photo_embeddings is None:
         if is_index_file(args.album):  # a zip searched now: the model's absence was said
             _notify(
@@ -216,13 +214,11 @@ def _text_hits(
                 "available), so it cannot be searched by description yet: add them with "
                 "`facefind describe ALBUM.zip INDEX` where the UForm model can be had."
             )
-        return hits
+        return found.hits
     photo_model = _usable_text_model(args.uform_model or index.photo_model)
     if photo_model is None:
-        return hits
-    seen = {hit.photo for hit in hits}
-    described = text_search(index, photo_model, args.text, args.top, within=within)
-    return hits + [hit for hit in described if hit.photo not in seen]
+        return found.hits
+    return with_descriptions(index, found, photo_model, args.text, args.top, within)
 
 
 def run_people(args: argparse.Namespace) -> int:

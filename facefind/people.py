@@ -16,6 +16,7 @@ import numpy as np
 
 from .index import AlbumIndex
 from .search import FaceHit, PhotoHit, ScoreScale
+from .vectors import mean_direction
 
 #: Links between faces up to this many times the model's verification distance: the steadiest
 #: factor on the labelled albums, whole and with photos left out (docs/accuracy.md, "People");
@@ -169,5 +170,4 @@ def person_hits(
 
 def person_query(index: AlbumIndex, person: Person) -> np.ndarray:
     """One query for "find more like this person": the unit mean of all of their faces."""
-    mean = index.embeddings[list(person.faces)].mean(axis=0)
-    return (mean / max(float(np.linalg.norm(mean)), 1e-12)).astype(np.float32)
+    return mean_direction(index.embeddings[list(person.faces)])[0]

@@ -21,7 +21,7 @@ from .images import decode_photo
 from .index import AlbumIndex
 from .runtime import deepface
 from .semantic import PhotoTextModel
-from .vectors import l2_normalize
+from .vectors import l2_normalize, mean_direction
 from .words import Word
 
 MatchMode = Literal["any", "all"]
@@ -281,9 +281,7 @@ def stack_embeddings(faces: Sequence[Face], same_person: bool = False) -> np.nda
     of one person and become one query, their mean direction (1, 128): several photos of a
     person describe them better than any one of them (docs/accuracy.md, "Near misses")."""
     queries = np.stack([face.embedding for face in faces]).astype(np.float32)
-    if same_person:
-        return l2_normalize(queries.mean(axis=0, keepdims=True))
-    return queries
+    return mean_direction(queries) if same_person else queries
 
 
 # --- search by description and by example (UForm photo embeddings) --------------------------

@@ -15,8 +15,9 @@ from dataclasses import dataclass
 from .chips import Box
 from .errors import FacefindError
 from .index import AlbumIndex
-from .search import PhotoHit, search_faces
-from .vectors import l2_normalize
+from .search import PhotoHit, search_faces, text_search
+from .semantic import PhotoTextModel
+from .vectors import mean_direction
 from .words import Word, matching_words, tokens
 
 #: A token written in at least this share of an album's photos (and in more than
@@ -106,14 +107,25 @@ def wearer_search(index: AlbumIndex, found: WordResults, text: str) -> WordResul
     if not wearer_faces:
         notes = [*found.notes, f"No face was found above {text.strip()} to look for."]
         return WordResults(found.hits, notes)
-    query = l2_normalize(index.embeddings[wearer_faces].mean(axis=0, keepdims=True))
     seen = {hit.photo for hit in found.hits}
-    by_face = [
-        PhotoHit(hit.photo, hit.name, hit.score, hit.faces, via="face")
-        for hit in search_faces(index, query)
-        if hit.photo not in seen
-    ]
+    query = mean_direction(index.embeddings[wearer_faces])
+    by_face = [hit for hit in search_faces(index, query) if hit.photo not in seen]  # via "face"
     return WordResults(found.hits + by_face, found.notes)
+
+
+def with_descriptions(
+    index: AlbumIndex,
+    found: WordResults,
+    photo_model: PhotoTextModel,
+    text: str,
+    top: int | None,
+    within: Sequence[PhotoHit] | None = None,
+) -> list[PhotoHit]:
+    """The word hits first, then the photos UForm finds best described by `text` that are not
+    among them (the app and the CLI show the same list)."""
+    seen = {hit.photo for hit in found.hits}
+    described = text_search(index, photo_model, text, top, within)
+    return found.hits + [hit for hit in described if hit.photo not in seen]
 
 
 def face_above(index: AlbumIndex, photo: int, word: Word) -> int | None:
