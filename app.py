@@ -43,14 +43,13 @@ from facefind.people import (
     person_query,
     without_photo,
 )
+from facefind.ranking import similar_photos, similar_to_picture
+from facefind.results import PhotoHit
 from facefind.search import (
     DEFAULT_MIN_SCORE,
     MatchMode,
-    PhotoHit,
     query_faces,
     search_faces,
-    similar_photos,
-    similar_to_picture,
     stack_embeddings,
 )
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
@@ -588,7 +587,7 @@ def face_tab(loaded: LoadedAlbum) -> None:
 
 def text_tab(loaded: LoadedAlbum) -> None:
     index = loaded.index
-    described = index.photo_embeddings is not None
+    described = index.photo_vectors() is not None
     text = st.text_input(
         "A bib number, words in the photo, or a description"
         if described
@@ -649,7 +648,7 @@ def text_hits(
         found = wearer_search(index, found, text)
     for note in found.notes:
         st.info(note)
-    if index.photo_embeddings is None:
+    if index.photo_vectors() is None:
         return found.hits
     model = photo_text_model(str(index.photo_model))
     return with_descriptions(index, found, model, text, count, within)
@@ -673,10 +672,10 @@ def album_people(loaded: LoadedAlbum) -> People:
 def person_face(loaded: LoadedAlbum, face: int):
     """The crop of one album face, made once per album."""
     if face not in loaded.person_faces:
-        index = loaded.index
-        name = index.photos[int(index.face_photo[face])].name
+        found = loaded.index.faces([face])
+        name = loaded.index.photos[int(found.photos[0])].name
         data = loaded.album.read(loaded.album.entry(name))
-        loaded.person_faces[face] = face_crops(data, [tuple(index.boxes[face])], size=128)[0]
+        loaded.person_faces[face] = face_crops(data, [found.box(0)], size=128)[0]
     return loaded.person_faces[face]
 
 

@@ -246,10 +246,9 @@ def _closest(
     index: AlbumIndex, names: list[str], photo_name: str, query: np.ndarray, scale: ScoreScale
 ) -> dict:
     """Why a photo was missed: no face found in it, or its closest face and that face's score."""
-    faces = index.faces_of(names.index(photo_name)) if photo_name in names else []
-    if not len(faces):
+    if photo_name not in names or not len(faces := index.faces_in([names.index(photo_name)])):
         return {"why": "no face found in the photo"}
-    similarity = float((index.embeddings[faces] @ query).max())
+    similarity = float((faces.vectors @ query).max())
     return {
         "why": "below the bar",
         "similarity": round(similarity, 4),
@@ -367,7 +366,7 @@ def bib_accuracy(album: Path, bibs_csv: Path, embedder: FaceEmbedder, read_size:
         "misses": misses,
         "false_hits": false_found,
         "common_to_the_event": {
-            token: len(index.word_photos[token]) for token in sorted(common_tokens(index))
+            token: index.token_counts()[token] for token in sorted(common_tokens(index))
         },
     }
 

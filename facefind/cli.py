@@ -31,14 +31,10 @@ from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
 from .people import People, group_people
-from .search import (
-    DEFAULT_MIN_SCORE,
-    PhotoHit,
-    query_faces,
-    search_faces,
-    stack_embeddings,
-)
+from .results import PhotoHit
+from .search import DEFAULT_MIN_SCORE, query_faces, search_faces, stack_embeddings
 from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
+from .store import IndexStore
 from .words import WordReader
 from .wordsearch import wearer_search, with_descriptions, word_search
 
@@ -207,7 +203,7 @@ def _text_hits(
         found = wearer_search(index, found, args.text)
     for note in found.notes:
         _notify(note)
-    if index.photo_embeddings is None:
+    if index.photo_vectors() is None:
         if is_index_file(args.album):  # a zip searched now: the model's absence was said
             _notify(
                 "This album was indexed without photo embeddings (the UForm model was not "
@@ -248,8 +244,9 @@ def run_people(args: argparse.Namespace) -> int:
     return 0
 
 
-def people_report(index: AlbumIndex, people: People) -> dict:
+def people_report(index: IndexStore, people: People) -> dict:
     """The JSON document of `facefind people`."""
+    shown = index.faces([person.face for person in people.people])
     return {
         "people": [
             {
@@ -257,11 +254,11 @@ def people_report(index: AlbumIndex, people: People) -> dict:
                 "photos": [index.photos[photo].name for photo in person.photos],
                 "faces": len(person.faces),
                 "face": {
-                    "photo": index.photos[int(index.face_photo[person.face])].name,
-                    "box": [int(v) for v in index.boxes[person.face]],
+                    "photo": index.photos[int(shown.photos[row])].name,
+                    "box": list(shown.box(row)),
                 },
             }
-            for person in people.people
+            for row, person in enumerate(people.people)
         ],
         "others": people.others,
     }

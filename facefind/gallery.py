@@ -12,8 +12,8 @@ from PIL import Image, ImageDraw, ImageOps
 
 from .faces import Box
 from .images import decode_photo
-from .index import AlbumIndex
-from .search import PhotoHit
+from .results import PhotoHit
+from .store import IndexStore
 
 #: One outline colour per query person (person 1 = first colour...).
 PERSON_COLOURS = ("#ff3b30", "#34c759", "#0a84ff", "#ff9f0a", "#bf5af2", "#64d2ff")
@@ -27,10 +27,10 @@ def person_colour(person: int) -> str:
 WORD_COLOUR = "#ffd60a"
 
 
-def outlined_thumbnail(index: AlbumIndex, hit: PhotoHit) -> Image.Image:
+def outlined_thumbnail(index: IndexStore, hit: PhotoHit) -> Image.Image:
     """The photo's thumbnail with each matched face outlined in its person's colour, and the
     matched words (a bib number) in yellow."""
-    thumbnail = Image.open(io.BytesIO(index.thumbnails[hit.photo])).convert("RGB")
+    thumbnail = Image.open(io.BytesIO(index.thumbnail(hit.photo))).convert("RGB")
     info = index.photos[hit.photo]
     _outline(thumbnail, hit, thumbnail.width / info.width, max(2, round(thumbnail.width / 150)))
     return thumbnail

@@ -1,4 +1,6 @@
-"""The album index: every photo's name, size and thumbnail, and all faces as one matrix.
+"""The album index in memory and in one .npz file: the embedded `IndexStore` (store.py).
+
+Every photo's name, size and thumbnail, and all faces as one matrix.
 
 Faces of all photos are stacked in one float32 `(m, 128)` matrix of unit-length rows, with
 `face_photo[i]` naming the photo of face `i` (faces of a photo are contiguous), so a search is
@@ -13,7 +15,7 @@ import logging
 import os
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -25,25 +27,20 @@ from . import __version__
 from .archive import Skipped
 from .config import EMBEDDING_SIZE, FaceSettings
 from .errors import IndexFileError
+from .store import FaceMatches, FaceRows, PhotoInfo
 from .words import Word, tokens
 
-#: 2: Dlib faces are embedded from dlib's 5-point chips (format 1 held box-crop embeddings, which
-#: do not mix with queries embedded the new way: such a file is refused with "index again").
+#: The format this version writes, and the oldest it reads (older ones are migrated on load,
+#: one version at a time: `MIGRATIONS`). 2: Dlib faces are embedded from dlib's 5-point chips
+#: (format 1 held box-crop embeddings, which do not mix with queries embedded the new way:
+#: such a file is refused with "index again").
 #: 3: the words read in each photo (text, box, confidence). A format 2 file is read as an index
 #: whose words were not read (`words` None), and written back as format 3.
 INDEX_FORMAT = 3
-READABLE_FORMATS = (2, 3)
+OLDEST_READABLE_FORMAT = 2
 log = logging.getLogger("facefind")
-
-
-@dataclass(frozen=True)
-class PhotoInfo:
-    """A photo of the album as the index knows it (the original bytes stay in the zip)."""
-
-    name: str
-    width: int
-    height: int
-    size: int
+#: Faces compared with the queries at a time: (block, n) similarities, never (m, n) at once.
+FACE_BLOCK = 65536
 
 
 @dataclass(frozen=True)
@@ -92,9 +89,63 @@ class AlbumIndex:
         """Whether the parts fit together as search needs (checked by `load` and the builder)."""
         return _parts_fit(self)
 
-    def faces_of(self, photo: int) -> np.ndarray:
-        """Row numbers of the faces in one photo."""
-        return np.flatnonzero(self.face_photo == photo)
+    # --- the IndexStore interface (store.py): face ids are the rows of the face matrix ---
+
+    def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
+        """Exact: one matrix product over every face, in blocks, so memory stays bounded."""
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+        faces, which, similarity = [], [], []
+        for start in range(0, self.face_count, FACE_BLOCK):
+            block = self.embeddings[start : start + FACE_BLOCK] @ queries.T
+            rows, columns = np.nonzero(block >= min_similarity)
+            faces.append(rows + start)
+            which.append(columns)
+            similarity.append(block[rows, columns])
+        if not faces:
+            return FaceMatches(
+                np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            )
+        return FaceMatches(np.concatenate(faces), np.concatenate(which), np.concatenate(similarity))
+
+    def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
+        rows = np.asarray(ids, dtype=np.int64).reshape(-1)
+        return FaceRows(
+            rows,
+            self.face_photo[rows],
+            self.boxes[rows],
+            self.confidences[rows],
+            self.embeddings[rows],
+        )
+
+    def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
+        wanted = np.unique(np.asarray(photos, dtype=np.int64))
+        # faces of a photo are contiguous and in photo order: two binary searches per photo
+        starts = np.searchsorted(self.face_photo, wanted, side="left")
+        ends = np.searchsorted(self.face_photo, wanted, side="right")
+        spans = [np.arange(start, end) for start, end in zip(starts, ends, strict=True)]
+        return self.faces(np.concatenate(spans) if spans else np.zeros(0, np.int64))
+
+    def face_blocks(self, size: int) -> Iterator[FaceRows]:
+        for start in range(0, self.face_count, size):
+            yield self.faces(np.arange(start, min(start + size, self.face_count)))
+
+    def thumbnail(self, photo: int) -> bytes:
+        return self.thumbnails[photo]
+
+    def photo_vectors(self) -> np.ndarray | None:
+        return self.photo_embeddings
+
+    def words_read(self) -> bool:
+        return self.words is not None
+
+    def words_in(self, photo: int) -> list[Word]:
+        return self.words[photo] if self.words is not None else []
+
+    def photos_with_token(self, token: str) -> set[int]:
+        return self.word_photos.get(token, set())
+
+    def token_counts(self) -> dict[str, int]:
+        return {token: len(photos) for token, photos in self.word_photos.items()}
 
     def photo_id(self, name: str) -> int:
         for number, info in enumerate(self.photos):
@@ -179,12 +230,33 @@ def _replace_atomically(path: Path, write: Callable[[BinaryIO], None]) -> None:
         raise
 
 
-def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
-    if meta.get("format") not in READABLE_FORMATS:
+def _words_not_read(meta: dict, data: dict) -> None:
+    """Format 2 -> 3: the album's words were not read (format 2 had none)."""
+    meta["words_read"] = False
+    meta.setdefault("word_reader", None)
+
+
+#: format N -> the change that makes a format N file's contents format N + 1.
+MIGRATIONS: dict[int, Callable[[dict, dict], None]] = {2: _words_not_read}
+
+
+def migrate(meta: dict, data: dict, path: object) -> None:
+    """Bring a file's contents up to `INDEX_FORMAT`, one format at a time; a format older than
+    the oldest migration (box-crop embeddings that do not mix with today's) or newer than this
+    version is refused with what to do."""
+    found = meta.get("format")
+    if not isinstance(found, int) or not OLDEST_READABLE_FORMAT <= found <= INDEX_FORMAT:
         raise IndexFileError(
             f"{path} was written by facefind {meta.get('facefind', '?')} in a format this "
             f"version ({__version__}) does not read. Index the album again."
         )
+    for version in range(found, INDEX_FORMAT):
+        MIGRATIONS[version](meta, data)
+    meta["format"] = INDEX_FORMAT
+
+
+def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
+    migrate(meta, data, path)
     try:
         offsets = data["thumbnail_offsets"]
         blob = data["thumbnails"].tobytes()
@@ -220,9 +292,8 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
 
 
 def _words_from(meta: dict, data: dict) -> list[list[Word]] | None:
-    """The words of each photo, or None where they were not read (format 2 files: the
-    migration to format 3 is exactly this)."""
-    if not meta.get("words_read"):
+    """The words of each photo, or None where they were not read."""
+    if not meta["words_read"]:
         return None
     words: list[list[Word]] = [[] for _ in meta["photos"]]
     for text, photo, box, confidence in zip(

@@ -14,8 +14,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from .index import AlbumIndex
-from .search import FaceHit, PhotoHit, ScoreScale
+from .calibration import ScoreScale
+from .results import FaceHit, PhotoHit
+from .store import FaceRows, IndexStore
 from .vectors import mean_direction
 
 #: Links between faces up to this many times the model's verification distance: the steadiest
@@ -62,21 +63,22 @@ def face_links(
     return np.concatenate(links) if links else np.zeros((0, 2), dtype=np.int64)
 
 
-def group_people(index: AlbumIndex, min_photos: int = 2, factor: float = GROUPING_FACTOR) -> People:
+def group_people(index: IndexStore, min_photos: int = 2, factor: float = GROUPING_FACTOR) -> People:
     """The album's people: groups of faces by Chinese whispers over the face links."""
     import dlib
 
     count = index.face_count
     if count == 0:
         return People((), 0)
+    everyone = _all_faces(index)
     distance = ScoreScale(index.model).threshold * factor
-    links = face_links(index.embeddings, index.face_photo, 1.0 - distance)
+    links = face_links(everyone.vectors, everyone.photos, 1.0 - distance)
     edges = [(i, i) for i in range(count)] + [(int(i), int(j)) for i, j in links]
     labels = np.asarray(dlib.chinese_whispers(edges))
     people = []
     for label in np.unique(labels):
-        faces = one_face_per_photo(index, np.flatnonzero(labels == label))
-        photos = tuple(sorted({int(index.face_photo[face]) for face in faces}))
+        faces = one_face_per_photo(index, everyone.ids[labels == label])
+        photos = tuple(sorted({int(photo) for photo in index.faces(faces).photos}))
         if len(photos) >= min_photos:
             people.append(Person(tuple(int(f) for f in faces), photos, clearest_face(index, faces)))
     people.sort(key=lambda person: (-len(person.photos), person.photos))
@@ -85,28 +87,32 @@ def group_people(index: AlbumIndex, min_photos: int = 2, factor: float = GROUPIN
     return People(tuple(numbered), count - shown)
 
 
-def one_face_per_photo(index: AlbumIndex, faces: np.ndarray) -> np.ndarray:
+def _all_faces(index: IndexStore) -> FaceRows:
+    return FaceRows.joined(list(index.face_blocks(BLOCK_ROWS)))
+
+
+def one_face_per_photo(index: IndexStore, faces: np.ndarray) -> np.ndarray:
     """The group's faces with at most one per photo: the one closest to the group's mean.
 
     Two faces of one photo are never linked, but Chinese whispers can still join them through
     faces of other photos (a mirror reflection, twins, a poster of the same person); a person's
     page shows a photo once, with the face that is most surely theirs. The others are left out
     of the person (counted with `others`)."""
-    photos = index.face_photo[faces]
-    if len(np.unique(photos)) == len(faces):
+    rows = index.faces(faces)
+    if len(np.unique(rows.photos)) == len(faces):
         return faces
-    centre = index.embeddings[faces].mean(axis=0)
-    closest_first = faces[np.argsort(-(index.embeddings[faces] @ centre), kind="stable")]
-    _, first = np.unique(index.face_photo[closest_first], return_index=True)
-    return np.sort(closest_first[first])
+    centre = rows.vectors.mean(axis=0)
+    closest_first = np.argsort(-(rows.vectors @ centre), kind="stable")
+    _, first = np.unique(rows.photos[closest_first], return_index=True)
+    return np.sort(rows.ids[closest_first[first]])
 
 
-def clearest_face(index: AlbumIndex, faces: np.ndarray) -> int:
+def clearest_face(index: IndexStore, faces: np.ndarray) -> int:
     """The face to show for a person: the largest of those the detector is surest of."""
-    confidences = index.confidences[faces]
-    sure = faces[confidences >= np.median(confidences)]
-    areas = index.boxes[sure, 2].astype(np.int64) * index.boxes[sure, 3]
-    return int(sure[int(np.argmax(areas))])
+    rows = index.faces(faces)
+    sure = rows.confidences >= np.median(rows.confidences)
+    areas = rows.boxes[sure, 2].astype(np.int64) * rows.boxes[sure, 3]
+    return int(rows.ids[sure][int(np.argmax(areas))])
 
 
 def merge(people: People, ids: list[int]) -> People:
@@ -125,7 +131,7 @@ def merge(people: People, ids: list[int]) -> People:
     return People(_most_photos_first(rest), people.others)
 
 
-def without_photo(index: AlbumIndex, people: People, person_id: int, photo: int) -> People:
+def without_photo(index: IndexStore, people: People, person_id: int, photo: int) -> People:
     """The people with one photo taken from one person ("not this person"): their faces in
     that photo leave them (counted with `others`); a person left with no photo is gone."""
     kept: list[Person] = []
@@ -134,7 +140,8 @@ def without_photo(index: AlbumIndex, people: People, person_id: int, photo: int)
         if person.id != person_id:
             kept.append(person)
             continue
-        faces = tuple(face for face in person.faces if int(index.face_photo[face]) != photo)
+        rows = index.faces(person.faces)
+        faces = tuple(int(face) for face in rows.ids[rows.photos != photo])
         removed = len(person.faces) - len(faces)
         if faces:
             photos = tuple(p for p in person.photos if p != photo)
@@ -148,19 +155,19 @@ def _most_photos_first(people: list[Person]) -> tuple[Person, ...]:
 
 
 def person_hits(
-    index: AlbumIndex, person: Person, scale: ScoreScale | None = None
+    index: IndexStore, person: Person, scale: ScoreScale | None = None
 ) -> list[PhotoHit]:
     """The person's photos as results, their face outlined, each scored by how like the
     person as a whole (`person_query`) that face is; best first."""
     scale = scale or ScoreScale(index.model)
     query = person_query(index, person)
+    rows = index.faces(person.faces)
+    scores = scale.percent(rows.vectors @ query)
     best: dict[int, FaceHit] = {}
-    for face in person.faces:
-        photo = int(index.face_photo[face])
-        score = float(scale.percent(float(index.embeddings[face] @ query)))
+    for row, face in enumerate(rows.ids):
+        photo, score = int(rows.photos[row]), float(scores[row])
         if photo not in best or score > best[photo].score:
-            box = tuple(int(v) for v in index.boxes[face])
-            best[photo] = FaceHit(person=0, face=face, box=box, score=score)  # type: ignore[arg-type]
+            best[photo] = FaceHit(person=0, face=int(face), box=rows.box(row), score=score)
     hits = [
         PhotoHit(photo=photo, name=index.photos[photo].name, score=hit.score, faces=(hit,))
         for photo, hit in best.items()
@@ -168,6 +175,6 @@ def person_hits(
     return sorted(hits, key=lambda hit: (-hit.score, hit.name))
 
 
-def person_query(index: AlbumIndex, person: Person) -> np.ndarray:
+def person_query(index: IndexStore, person: Person) -> np.ndarray:
     """One query for "find more like this person": the unit mean of all of their faces."""
-    return mean_direction(index.embeddings[list(person.faces)])[0]
+    return mean_direction(index.faces(person.faces).vectors)[0]

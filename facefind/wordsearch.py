@@ -14,9 +14,11 @@ from dataclasses import dataclass
 
 from .chips import Box
 from .errors import FacefindError
-from .index import AlbumIndex
-from .search import PhotoHit, search_faces, text_search
+from .ranking import text_search
+from .results import PhotoHit
+from .search import search_faces
 from .semantic import PhotoTextModel
+from .store import IndexStore
 from .vectors import mean_direction
 from .words import Word, matching_words, tokens
 
@@ -35,33 +37,33 @@ class WordResults:
     notes: list[str]
 
 
-def common_tokens(index: AlbumIndex) -> set[str]:
+def common_tokens(index: IndexStore) -> set[str]:
     """Tokens written in so many of the album's photos that they belong to the event."""
     photos = len(index.photos)
     return {
         token
-        for token, where in index.word_photos.items()
-        if len(where) > COMMON_MIN_PHOTOS and len(where) >= COMMON_SHARE * photos
+        for token, count in index.token_counts().items()
+        if count > COMMON_MIN_PHOTOS and count >= COMMON_SHARE * photos
     }
 
 
 def word_search(
-    index: AlbumIndex, text: str, within: Sequence[PhotoHit] | None = None
+    index: IndexStore, text: str, within: Sequence[PhotoHit] | None = None
 ) -> WordResults:
     """Photos whose written words hold the query, surest reading first; `within` (face hits)
     narrows the search to those photos and keeps their faces."""
     wanted = tokens(text)
     if not wanted:
         raise FacefindError("Type the words or the number to look for.")
-    if index.words is None:
+    if not index.words_read():
         return WordResults([], [_NOT_READ])
-    candidates = set.intersection(*(index.word_photos.get(token, set()) for token in wanted))
+    candidates = set.intersection(*(index.photos_with_token(token) for token in wanted))
     faces = {hit.photo: hit.faces for hit in within} if within is not None else None
     if faces is not None:
         candidates &= set(faces)
     hits = []
     for photo in candidates:
-        found = matching_words(text, index.words[photo])
+        found = matching_words(text, index.words_in(photo))
         if found:
             score = 100.0 * min(word.confidence for word in found)
             hits.append(
@@ -92,7 +94,7 @@ _NOT_READ = (
 )
 
 
-def wearer_search(index: AlbumIndex, found: WordResults, text: str) -> WordResults:
+def wearer_search(index: IndexStore, found: WordResults, text: str) -> WordResults:
     """The word hits, then the other photos of the person wearing them: the face above each
     matched number, searched for as one person (marked `via="face"`). Numbers common to the
     event are never followed."""
@@ -108,13 +110,13 @@ def wearer_search(index: AlbumIndex, found: WordResults, text: str) -> WordResul
         notes = [*found.notes, f"No face was found above {text.strip()} to look for."]
         return WordResults(found.hits, notes)
     seen = {hit.photo for hit in found.hits}
-    query = mean_direction(index.embeddings[wearer_faces])
+    query = mean_direction(index.faces(wearer_faces).vectors)
     by_face = [hit for hit in search_faces(index, query) if hit.photo not in seen]  # via "face"
     return WordResults(found.hits + by_face, found.notes)
 
 
 def with_descriptions(
-    index: AlbumIndex,
+    index: IndexStore,
     found: WordResults,
     photo_model: PhotoTextModel,
     text: str,
@@ -128,13 +130,13 @@ def with_descriptions(
     return found.hits + [hit for hit in described if hit.photo not in seen]
 
 
-def face_above(index: AlbumIndex, photo: int, word: Word) -> int | None:
-    """The face (row of the index) of whoever wears `word`: the nearest face above it whose
+def face_above(index: IndexStore, photo: int, word: Word) -> int | None:
+    """The face (its id in the store) of whoever wears `word`: the nearest face above it whose
     width overlaps it, no further than a few face heights (a bib is on the chest)."""
     best: tuple[float, int] | None = None
-    for face in index.faces_of(photo):
-        x, y, width, height = (int(side) for side in index.boxes[face])
-        gap = _gap_below((x, y, width, height), word.box)
+    faces = index.faces_in([photo])
+    for row, face in enumerate(faces.ids):
+        gap = _gap_below(faces.box(row), word.box)
         if gap is not None and (best is None or gap < best[0]):
             best = (gap, int(face))
     return None if best is None else best[1]

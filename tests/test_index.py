@@ -63,7 +63,7 @@ def test_boxes_are_in_original_photo_pixels(mixed_index: AlbumIndex) -> None:
     couple = mixed_index.photo_id("couple.jpg")
     info = mixed_index.photos[couple]
     assert (info.width, info.height) == (2280, 1588)
-    boxes = sorted(mixed_index.boxes[mixed_index.faces_of(couple)].tolist())
+    boxes = sorted(mixed_index.faces_in([couple]).boxes.tolist())
     # Faces of the couple measured by hand on the full-size photo: left ~380 px, right ~1400 px,
     # each ~600 px wide from the forehead down (~500 and ~300 px; detection ran on a 1024 px
     # copy).

@@ -141,8 +141,8 @@ def test_bad_queries_are_clear_errors() -> None:
 
 
 def largest_face(index: AlbumIndex, name: str) -> np.ndarray | None:
-    rows = index.faces_of(index.photo_id(name))
-    return index.embeddings[rows[0]] if len(rows) else None  # faces are stored largest first
+    faces = index.faces_in([index.photo_id(name)])
+    return faces.vectors[0] if len(faces) else None  # faces are stored largest first
 
 
 def test_verification_accuracy_on_master_pairs(album_index: AlbumIndex, faces_dir: Path) -> None:

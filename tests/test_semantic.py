@@ -18,13 +18,8 @@ from facefind.archive import Album
 from facefind.builder import IndexBuilder, add_photo_embeddings, build_index
 from facefind.errors import FacefindError, ModelUnavailableError
 from facefind.index import AlbumIndex
-from facefind.search import (
-    relative_scores,
-    search_faces,
-    similar_photos,
-    similar_to_picture,
-    text_search,
-)
+from facefind.ranking import relative_scores, similar_photos, similar_to_picture, text_search
+from facefind.search import search_faces
 from facefind.semantic import ImagePreprocessor, PhotoTextModel, locate_model
 
 from .builders import facefind, solid_jpeg, zip_bytes
@@ -153,7 +148,7 @@ def test_combined_face_and_text_search_narrows(all_photos, tiny_uform: Path, emb
     )
     model = PhotoTextModel(str(tiny_uform))
     index = build_index(album, TEST_SETTINGS, photo_model=model)
-    me = index.embeddings[index.faces_of(index.photo_id("me.jpg"))[0]]
+    me = index.faces_in([index.photo_id("me.jpg")]).vectors[0]
     mine = search_faces(index, me)
     assert {hit.name for hit in mine} == {"me-red-light.jpg", "me-blue-light.jpg", "me.jpg"}
     combined = text_search(index, model, "red", within=mine)

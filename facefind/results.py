@@ -1,0 +1,36 @@
+"""What a search gives back: the photos found, and the faces and words that matched in them.
+
+Kept apart from the searches themselves so that people, gallery, the app and the CLI can use the
+result types without importing any search.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .chips import Box
+from .words import Word
+
+
+@dataclass(frozen=True)
+class FaceHit:
+    """The face of a photo that matched query person `person` (0-based), and how well."""
+
+    person: int
+    face: int
+    box: Box
+    score: float
+
+
+@dataclass(frozen=True)
+class PhotoHit:
+    """A photo that matched, its score, the matching face of each person found in it, the
+    written words that matched, and how it was found: "face", "words", "description", or
+    "face" of the person wearing the words searched for (`via`)."""
+
+    photo: int
+    name: str
+    score: float
+    faces: tuple[FaceHit, ...]
+    words: tuple[Word, ...] = ()
+    via: str = "face"
