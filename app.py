@@ -11,9 +11,8 @@ import hashlib
 import io
 import logging
 import re
-import time
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import streamlit as st
 from PIL import ImageOps
@@ -26,6 +25,7 @@ from facefind.config import (
     FALLBACK_DETECTOR,
     FaceSettings,
     detector_name,
+    face_settings,
     min_confidence_of,
     preferred_detector,
 )
@@ -43,6 +43,7 @@ from facefind.people import (
     person_query,
     without_photo,
 )
+from facefind.progress import IndexingRate
 from facefind.ranking import similar_photos, similar_to_picture
 from facefind.results import PhotoHit
 from facefind.search import (
@@ -93,7 +94,6 @@ class LoadedAlbum:
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
     query_faces: dict = field(default_factory=dict)  # (picture digest) -> its faces
-    face_hits: list[PhotoHit] | None = None  # the face search shown now, for the text tab
     like: int | None = None  # the photo "more like this" was asked for
     download: tuple[tuple[str, ...], bytes] | None = None  # names and their prepared zip
     people: People | None = None  # everyone in the album, with the user's merges
@@ -155,7 +155,7 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
     st.session_state["saved-index"] = saved
     # the detector's own bar is left to the detector in effect (it changes after a fallback)
     own_bar = confidence == min_confidence_of(defaults, detector)
-    settings = FaceSettings(model, detector, None if own_bar else confidence, thorough=thorough)
+    settings = face_settings(model, detector, None if own_bar else confidence, thorough)
     return album_uploader(), settings, uform, read_words
 
 
@@ -200,7 +200,7 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     embedder = face_embedder(settings)
     for notice in embedder.notices:  # in view, not folded: the choice did not take effect
         st.sidebar.warning(notice)
-    in_effect = replace(embedder.settings, model=embedder.model_name)
+    in_effect = embedder.in_effect
     key = album_key(upload, in_effect, uform, read_words)
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:
@@ -256,21 +256,16 @@ def build_with_progress(
     notices: list[str],
     bar,
 ) -> tuple[AlbumIndex, float]:
-    started = time.monotonic()
+    rate = IndexingRate()
 
     def progress(done: int, total: int) -> None:
-        rate = done / max(time.monotonic() - started, 1e-6)
-        left = (total - done) / rate
-        bar.progress(
-            done / total,
-            text=f"Indexed {done}/{total} photos · {rate:.1f} photos/s · {left:.0f} s left",
-        )
+        bar.progress(done / total, text=rate.line(done, total).capitalize())
 
     builder = IndexBuilder(
         embedder, photo_text_model(uform), notify=notices.append, word_reader=reader
     )
     index = builder.build(album, progress)
-    return index, time.monotonic() - started
+    return index, rate.seconds()
 
 
 #: Nouns whose plural is not the noun with an s.
@@ -532,15 +527,15 @@ def legend(chosen: list[tuple]) -> None:
 MATCH_LABELS = ["any of them", "all of them together"]
 
 
-def face_tab(loaded: LoadedAlbum) -> None:
-    loaded.face_hits = None  # until this run's search says otherwise
+def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
+    """The face search; returns its results (None: no search), which the text tab can narrow."""
     pictures = query_pictures()
     if not pictures:
         st.info("Take a selfie or upload a photo of the people you are looking for.")
-        return
+        return None
     chosen = choose_people(loaded, pictures)
     if not chosen:
-        return
+        return None
     if len(chosen) > 1:
         legend(chosen)
     mode: MatchMode = "any"
@@ -574,18 +569,18 @@ def face_tab(loaded: LoadedAlbum) -> None:
     )
     queries = stack_embeddings([face for face, _ in chosen])
     hits = search_faces(loaded.index, queries, mode, float(level), expand=expand)
-    loaded.face_hits = hits
     if not hits:
         st.info("Not found at this level of similarity. Try lowering it.")
-        return
+        return hits
     names = "-and-".join(slug(name.rsplit(".", 1)[0]) for name, _, _ in pictures)
     results_grid(loaded, hits, "faces", file_name=f"photos-of-{slug(names, 60)}.zip")
+    return hits
 
 
 # --- text search -------------------------------------------------------------------------------
 
 
-def text_tab(loaded: LoadedAlbum) -> None:
+def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
     index = loaded.index
     described = index.photo_vectors() is not None
     text = st.text_input(
@@ -602,8 +597,8 @@ def text_tab(loaded: LoadedAlbum) -> None:
         )
     count = st.slider("How many described photos", 4, 100, 20, step=4) if described else 20
     within = None
-    if loaded.face_hits and st.checkbox("Only photos of the people chosen in Face search"):
-        within = loaded.face_hits
+    if face_hits and st.checkbox("Only photos of the people chosen in Face search"):
+        within = face_hits
     if loaded.like is not None and described:
         st.write(f"More like **{index.photos[loaded.like].name}**")
         st.button("Back to the description", on_click=show_like, args=(loaded, None))
@@ -881,9 +876,9 @@ def main() -> None:
     # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on
     faces, words, everyone = st.tabs(["Face search", "Text search", "People"], key="tab")
     with faces:
-        face_tab(loaded)
+        face_hits = face_tab(loaded)
     with words:
-        text_tab(loaded)
+        text_tab(loaded, face_hits)
     with everyone:
         people_tab(loaded)
 

@@ -289,7 +289,7 @@ def baseline_settings(embedder: FaceEmbedder) -> FaceSettings:
     """The settings of the baseline loop: DeepFace's own detector of the same name, or its dlib
     detector where facefind's detector is not one of DeepFace's (libfacedetection)."""
     detector = "dlib" if embedder.detector in OWN_DETECTORS else embedder.detector
-    return replace(embedder.settings, detector=detector)
+    return replace(embedder.in_effect, detector=detector)
 
 
 def measure(name: str, build, placed, queries, compared: int) -> dict:

@@ -19,18 +19,17 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from .archive import Album, PhotoEntry, Skipped
-from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, IndexingSettings, detect_size_of
+from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, IndexingSettings
 from .errors import ArchiveError, FacefindError, ModelUnavailableError, PhotoError
 from .face_process import FaceEmbeddingProcess
-from .faces import Box, DetectedFace, FaceEmbedder
-from .images import decode_photo, thumbnail_jpeg
+from .faces import Box, FaceEmbedder
 from .index import AlbumIndex, PhotoInfo
+from .progress import Progress
 from .semantic import PhotoTextModel
+from .steps import AnalysedPhoto, AnalysePhoto, EmbedPhotos, prepare_for_uform
 from .words import READER_NAME, Word, WordReader
 
 log = logging.getLogger("facefind")
-#: Called as progress(photos_done, photos_total) while an album is indexed.
-Progress = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -43,20 +42,6 @@ class FaceRecord:
 
 
 @dataclass
-class _Analysed:
-    """What a worker made of one photo: its record and faces, or why it was skipped."""
-
-    info: PhotoInfo | None = None
-    thumbnail: bytes = b""
-    faces: list[DetectedFace] = field(default_factory=list)
-    photo_input: np.ndarray | None = None  # the photo prepared for the UForm image encoder
-    words: list[Word] = field(default_factory=list)
-    skipped: Skipped | None = None
-    #: a step that failed on this photo while the photo itself was indexed (words not read)
-    partly: Skipped | None = None
-
-
-@dataclass
 class _Collected:
     """The photos recorded so far, in album order, and the files skipped."""
 
@@ -65,7 +50,7 @@ class _Collected:
     words: list[list[Word]] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
 
-    def record(self, analysed: _Analysed) -> int | None:
+    def record(self, analysed: AnalysedPhoto) -> int | None:
         """Add the photo and return its number (None if it was skipped)."""
         if analysed.info is None:
             assert analysed.skipped is not None
@@ -130,12 +115,11 @@ class _Batched:
 def _photo_batches(photo_model: PhotoTextModel | None, size: int = 16) -> _Batched:
     """UForm image-encoder calls of 16 prepared photos at a time (none are added without a
     model)."""
+    return _Batched(size, EmbedPhotos(photo_model) if photo_model else _no_model)
 
-    def run(inputs: list) -> np.ndarray:
-        assert photo_model is not None
-        return photo_model.embed_images(np.stack(inputs))
 
-    return _Batched(size, run)
+def _no_model(inputs: list) -> np.ndarray:
+    raise AssertionError("no photo is prepared for UForm without its model")
 
 
 class IndexBuilder:
@@ -197,8 +181,7 @@ class IndexBuilder:
         index = AlbumIndex(
             model=self.embedder.model_name,
             detector=self.embedder.detector,
-            # the model actually used, which differs from the asked one after a fallback
-            settings=replace(self.embedder.settings, model=self.embedder.model_name),
+            settings=self.embedder.in_effect,
             photos=collected.photos,
             thumbnails=collected.thumbnails,
             skipped=collected.skipped,
@@ -251,51 +234,26 @@ class IndexBuilder:
 
     def _in_order(
         self, album: Album, pool: ThreadPoolExecutor, photo_model: PhotoTextModel | None
-    ) -> Iterator[_Analysed]:
+    ) -> Iterator[AnalysedPhoto]:
         """Photos analysed by the pool, in album order, with a bounded number in flight."""
+        analyse = AnalysePhoto(self.embedder, photo_model, self.word_reader, self.image_limits)
         in_flight: deque[Future] = deque()
         for entry in album:
-            in_flight.append(pool.submit(self._analyse, album, entry, photo_model))
+            in_flight.append(pool.submit(_analyse_entry, analyse, album, entry))
             if len(in_flight) > self.settings.look_ahead * self.workers:
                 yield in_flight.popleft().result()
         while in_flight:
             yield in_flight.popleft().result()
 
-    def _analyse(
-        self, album: Album, entry: PhotoEntry, photo_model: PhotoTextModel | None
-    ) -> _Analysed:
-        """Read, decode and detect one photo (in a worker); never raises for a bad photo."""
-        try:
-            data = album.read(entry)
-            photo = self.embedder.decode(data, self.image_limits)
-            del data
-            # one shrunk copy serves the detector, the thumbnail and the UForm encoder
-            preview = photo.shrunk(detect_size_of(self.embedder.settings))
-            faces = self.embedder.detect(photo, preview)
-            thumbnail = thumbnail_jpeg(preview.pixels, self.image_limits.thumbnail_size)
-            photo_input = photo_model.preprocess(preview.pixels) if photo_model else None
-            words, partly = self._read_words(photo, entry)
-        except PhotoError as error:
-            return _Analysed(skipped=Skipped(entry.name, str(error)))
-        except FacefindError:
-            raise  # the model itself failed: not this photo's fault
-        except Exception as error:  # never let one photo stop the album
-            log.error("Unexpected error on %s", entry.name, exc_info=error)  # server log only
-            reason = f"could not be processed ({error})"
-            return _Analysed(skipped=Skipped(entry.name, reason))
-        info = PhotoInfo(entry.name, photo.width, photo.height, entry.size)
-        return _Analysed(info, thumbnail, faces, photo_input, words, partly=partly)
 
-    def _read_words(self, photo, entry: PhotoEntry) -> tuple[list[Word], Skipped | None]:
-        """The photo's words; where reading fails the photo is indexed all the same, and the
-        failure reported with the skipped files."""
-        if self.word_reader is None:
-            return [], None
-        try:
-            return self.word_reader.read(photo), None
-        except Exception as error:  # never let one photo's words stop the album
-            log.error("Reading the words of %s failed", entry.name, exc_info=error)
-            return [], Skipped(entry.name, f"indexed without its words: reading failed ({error})")
+def _analyse_entry(analyse: AnalysePhoto, album: Album, entry: PhotoEntry) -> AnalysedPhoto:
+    """Read one photo from the album and analyse it (in a worker thread); a photo that cannot
+    be read is skipped with its reason, like one that cannot be decoded."""
+    try:
+        data = album.read(entry)
+    except PhotoError as error:
+        return AnalysedPhoto(entry.name, skipped=Skipped(entry.name, str(error)))
+    return analyse(entry.name, entry.size, data)
 
 
 def _face_arrays(tags: list[FaceRecord], vectors: np.ndarray) -> _FaceArrays:
@@ -319,7 +277,9 @@ def add_photo_embeddings(
 ) -> AlbumIndex:
     """The index with UForm photo embeddings added (an index made offline), faces untouched.
 
-    The photos are read again from the album the index was made from.
+    The photos are read again from the album the index was made from, and prepared for UForm
+    as indexing prepares them (steps.prepare_for_uform), so the embeddings are those `index`
+    gives.
     """
     try:
         entries = [album.entry(info.name) for info in index.photos]
@@ -330,8 +290,7 @@ def add_photo_embeddings(
     photo_model.load()
     batch = _photo_batches(photo_model)
     for done, entry in enumerate(entries, start=1):
-        pixels = decode_photo(album.read(entry), 512).pixels
-        batch.add(done - 1, photo_model.preprocess(pixels))
+        batch.add(done - 1, prepare_for_uform(photo_model, album.read(entry), index.settings, None))
         if progress:
             progress(done, len(entries))
     return replace(index, photo_embeddings=batch.outputs(), photo_model=photo_model.name)

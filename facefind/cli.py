@@ -25,12 +25,13 @@ from .config import (
     FACE_MODELS,
     FaceSettings,
     detector_name,
-    preferred_detector,
+    face_settings,
 )
 from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
 from .people import People, group_people
+from .progress import IndexingRate
 from .results import PhotoHit
 from .search import DEFAULT_MIN_SCORE, query_faces, search_faces, stack_embeddings
 from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
@@ -44,7 +45,7 @@ class ProgressPrinter:
 
     def __init__(self, stream: TextIO = sys.stderr) -> None:
         self.stream = stream
-        self.started = time.monotonic()
+        self.rate = IndexingRate()
         self.interactive = stream.isatty()
         self.last_shown = -1.0
 
@@ -53,27 +54,14 @@ class ProgressPrinter:
         if done < total and now - self.last_shown < (0.2 if self.interactive else 5.0):
             return
         self.last_shown = now
-        rate = done / max(now - self.started, 1e-6)
-        left = (total - done) / rate if rate else 0
-        line = f"indexed {done}/{total} photos, {rate:.1f} photos/s, {_duration(left)} left"
+        line = self.rate.line(done, total)
         end = "\r" if self.interactive and done < total else "\n"
         self.stream.write(line.ljust(60) + end)
         self.stream.flush()
 
 
-def _duration(seconds: float) -> str:
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
-
-
 def _face_settings(args: argparse.Namespace) -> FaceSettings:
-    defaults = FaceSettings()
-    model = args.model or defaults.model
-    return FaceSettings(
-        model=model,
-        detector=args.detector or preferred_detector(model),
-        min_confidence=args.min_confidence,
-        thorough=args.thorough,
-    )
+    return face_settings(args.model, args.detector, args.min_confidence, args.thorough)
 
 
 def _notify(message: str) -> None:

@@ -102,6 +102,20 @@ class FaceSettings:
     thorough: bool = False
 
 
+def face_settings(
+    model: str | None = None,
+    detector: str | None = None,
+    min_confidence: float | None = None,
+    thorough: bool = False,
+) -> FaceSettings:
+    """The settings a user's choices ask for (CLI flags, the app's widgets), the one place that
+    fills in what they left out: the model's preferred detector; no bar (None) is the
+    detector's own, which follows the detector in effect after a fallback."""
+    model = model or DEFAULT_FACE_MODEL
+    detector = detector or preferred_detector(model)
+    return FaceSettings(model, detector, min_confidence, thorough=thorough)
+
+
 @dataclass(frozen=True)
 class IndexingSettings:
     """How indexing shares out the work (measured on 2 cores: docs/performance.md). They change

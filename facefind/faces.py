@@ -8,7 +8,6 @@ many photos in one batched model call (`embed_crops`, also run by the helper pro
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -20,11 +19,11 @@ from .chips import Box
 from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, detect_size_of
 from .detection import DetectedFace, FaceDetector
 from .images import DecodedPhoto, decode_photo
-from .models import resolve_detector, resolve_model
-from .runtime import deepface
+from .models import resolve_settings
+from .runtime import ShipsWithoutModels, deepface
 from .vectors import l2_normalize
 
-__all__ = ["Box", "DetectedFace", "Face", "FaceEmbedder", "embed_crops"]
+__all__ = ["Box", "DetectedFace", "Face", "FaceEmbedder", "decode_for_faces", "embed_crops"]
 
 log = logging.getLogger("facefind")
 
@@ -53,7 +52,19 @@ def embed_crops(crops: Sequence[np.ndarray], model_name: str) -> np.ndarray:
     return l2_normalize(np.asarray(vectors, dtype=np.float32).reshape(len(crops), -1))
 
 
-class FaceEmbedder:
+def decode_for_faces(
+    data: bytes, settings: FaceSettings, limits: ImageLimits | None = None
+) -> tuple[DecodedPhoto, DecodedPhoto]:
+    """The photo decoded at the size faces are aligned from (at least twice the scan size; a
+    JPEG keeps its draft-mode size, up to twice that again: a 12 MP photo decodes in 32 ms and
+    its exact shrink would cost 90 ms more), and the shrunk copy the detector scans, which
+    also makes the thumbnail and the UForm input. Album and query photos alike."""
+    scan = detect_size_of(settings)
+    photo = decode_photo(data, 2 * scan, limits, slack=2.0)
+    return photo, photo.shrunk(scan)
+
+
+class FaceEmbedder(ShipsWithoutModels):
     """Detects and embeds faces with DeepFace, loading the model once, on first use.
 
     If the default model's weights are missing and cannot be downloaded (offline), it falls
@@ -63,35 +74,49 @@ class FaceEmbedder:
     def __init__(
         self, settings: FaceSettings | None = None, notify: Callable[[str], None] | None = None
     ) -> None:
-        self.settings = settings or FaceSettings()
+        #: What the user asked for; never changed (see `in_effect`).
+        self.requested = settings or FaceSettings()
         self.notices: list[str] = []
         self._notify = notify
-        self._model_name: str | None = None
+        self._in_effect: FaceSettings | None = None
+        self._fresh_runtime_state()
+
+    #: A copy sent to another process keeps the settings in effect (resolved once, here) and
+    #: builds its own detector from them; the notices' callback stays here.
+    _runtime_state = ("_detector", "_lock", "_notify")
+
+    def _fresh_runtime_state(self) -> None:
         self._detector: FaceDetector | None = None
         self._lock = threading.Lock()
+        self._notify = getattr(self, "_notify", None)
+
+    @property
+    def in_effect(self) -> FaceSettings:
+        """The settings actually used: the model and detector after any fallback, resolved once
+        by `load()` (models.resolve_settings). The builder records it in the index and the UI
+        shows it. Loading is never a side effect of reading this: call `load()` first."""
+        if self._in_effect is None:
+            raise RuntimeError("FaceEmbedder.load() has not been called yet")
+        return self._in_effect
 
     @property
     def model_name(self) -> str:
-        """The face model actually used (after any fallback). Loading is never a side effect of
-        reading this: call `load()` first (detect, embed and faces do)."""
-        if self._model_name is None:
-            raise RuntimeError("FaceEmbedder.load() has not been called yet")
-        return self._model_name
+        """The face model actually used (after any fallback)."""
+        return self.in_effect.model
 
     @property
     def detector(self) -> str:
-        return self.settings.detector
+        """The detector actually used (after any fallback)."""
+        return self.in_effect.detector
 
     def load(self) -> None:
         """Build the face model and detector now (DeepFace caches them); explicit, so that the
         cost and any notice come where the caller chooses (the app's spinner, the CLI's start)."""
         with self._lock:
-            if self._model_name is None:
-                model = resolve_model(self.settings.model, self._say)
-                detector = resolve_detector(self.settings.detector, self._say)
-                self.settings = dataclasses.replace(self.settings, detector=detector)
-                self._detector = FaceDetector(self.settings, model)
-                self._model_name = model
+            if self._in_effect is None:
+                self._in_effect = resolve_settings(self.requested, self._say)
+            if self._detector is None:
+                self._detector = FaceDetector(self._in_effect, self._in_effect.model)
 
     def detect(
         self, photo: DecodedPhoto, preview: DecodedPhoto | None = None, thorough: bool = False
@@ -110,12 +135,9 @@ class FaceEmbedder:
             log.warning(message)
 
     def decode(self, data: bytes, limits: ImageLimits | None = None) -> DecodedPhoto:
-        """Decode a photo at the size faces are aligned from: at least twice `detect_size`.
-
-        A JPEG keeps its draft-mode size (up to twice that again) instead of being shrunk
-        exactly: a 12 MP photo decodes in 32 ms and its exact shrink would cost 90 ms more.
-        """
-        return decode_photo(data, 2 * detect_size_of(self.settings), limits, slack=2.0)
+        """Decode a photo at the size faces are aligned from (see `decode_for_faces`)."""
+        self.load()
+        return decode_for_faces(data, self.in_effect, limits)[0]
 
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Unit-length embeddings of aligned face crops, in one batched model call."""

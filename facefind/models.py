@@ -3,6 +3,7 @@ chosen ones cannot be had (the one place that turns loading errors into words)."
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from collections.abc import Callable
@@ -14,12 +15,22 @@ from .config import (
     FALLBACK_DETECTOR,
     FALLBACK_FACE_MODEL,
     OFFLINE_DETECTORS,
+    FaceSettings,
 )
 from .detectors import make_detector, yuface_installed
 from .errors import ModelUnavailableError
 from .runtime import MODEL_WEIGHT_FILES, deepface, deepface_weights_folder
 
 log = logging.getLogger("facefind")
+
+
+def resolve_settings(settings: FaceSettings, say: Callable[[str], None]) -> FaceSettings:
+    """The settings in effect: the model and detector that can be had here (after any
+    fallback, said through `say`). Resolved once, by the face embedder's `load`; the builder,
+    the index and the UI read this value and nothing changes it afterwards."""
+    model = resolve_model(settings.model, say)
+    detector = resolve_detector(settings.detector, say)
+    return dataclasses.replace(settings, model=model, detector=detector)
 
 
 def resolve_model(name: str, say: Callable[[str], None]) -> str:

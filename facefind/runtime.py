@@ -91,3 +91,23 @@ def deepface() -> ModuleType:
     from deepface import DeepFace
 
     return DeepFace
+
+
+class ShipsWithoutModels:
+    """Pickles as its settings only: loaded models, locks and per-thread state (the names in
+    `_runtime_state`) stay behind, and the copy loads its own, once, in the process that runs it
+    (a helper process, a process pool, a Ray worker). This is what makes a pipeline step
+    shippable with no change to it."""
+
+    _runtime_state: tuple[str, ...] = ()
+
+    def _fresh_runtime_state(self) -> None:
+        """Set the runtime state as a new object has it (not loaded yet)."""
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k not in self._runtime_state}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
+        self._fresh_runtime_state()

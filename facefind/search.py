@@ -150,7 +150,7 @@ def _photo_hit(
             box=faces.box(int(rows[face])),
             score=scale.percent_of_distance(1.0 - float(similarity[face, p])),
         )
-        for p, face in chosen.items()
+        for p, face in sorted(chosen.items())  # person 1 first, whatever found them
     )
     scores = [hit.score for hit in hits]
     photo = int(faces.photos[rows[0]])

@@ -21,6 +21,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from .errors import ModelUnavailableError
+from .runtime import ShipsWithoutModels
 from .vectors import l2_normalize
 
 DEFAULT_UFORM_MODEL = "unum-cloud/uform3-image-text-english-small"
@@ -81,11 +82,16 @@ def _from_hub(name: str) -> ModelFiles:
     )
 
 
-class PhotoTextModel:
+class PhotoTextModel(ShipsWithoutModels):
     """UForm's image and text encoders, loaded once, giving unit-length embeddings."""
+
+    _runtime_state = ("_lock", "_loaded")
 
     def __init__(self, name: str | None = None) -> None:
         self.name = configured_model(name)
+        self._fresh_runtime_state()
+
+    def _fresh_runtime_state(self) -> None:
         self._lock = threading.Lock()
         self._loaded: tuple | None = None
 

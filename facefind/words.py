@@ -24,6 +24,7 @@ import numpy as np
 from .chips import Box
 from .errors import ModelUnavailableError
 from .images import DecodedPhoto
+from .runtime import ShipsWithoutModels
 
 #: Text lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 MIN_WORD_CONFIDENCE = 0.5
@@ -50,12 +51,17 @@ def reader_available() -> bool:
     return importlib.util.find_spec("rapidocr_onnxruntime") is not None
 
 
-class WordReader:
+class WordReader(ShipsWithoutModels):
     """Reads the words of photos; one RapidOCR instance per thread, made on first use."""
+
+    _runtime_state = ("_local",)
 
     def __init__(self, read_size: int = READ_SIZE, min_confidence: float = MIN_WORD_CONFIDENCE):
         self.read_size = read_size
         self.min_confidence = min_confidence
+        self._fresh_runtime_state()
+
+    def _fresh_runtime_state(self) -> None:
         self._local = threading.local()
 
     def load(self) -> None:
