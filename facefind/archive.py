@@ -1,18 +1,20 @@
-"""Reading an uploaded album zip in memory.
+"""Where an album's photos come from: `PhotoSource`, and the zip read in memory (`Album`).
 
 Nothing is extracted to disk: the zip stays in the bytes or file object it came in, and one
 photo at a time is read out of it when it is needed. Entries that are not photos are reported
-with a reason instead of being dropped silently.
+with a reason instead of being dropped silently. Folders and several sources at once are in
+sources.py; all of them answer as `PhotoSource`.
 """
 
 from __future__ import annotations
 
 import io
+import os
 import posixpath
 import zipfile
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from .config import ArchiveLimits
 from .errors import ArchiveError, PhotoError
@@ -37,7 +39,9 @@ PHOTO_EXTENSIONS = frozenset(
     }
 )
 
-AlbumSource = bytes | bytearray | memoryview | BinaryIO
+#: An upload (bytes or a file object, read in memory), or a zip file's path (read from the disk
+#: as photos are needed, for albums larger than memory; the command line's).
+AlbumSource = bytes | bytearray | memoryview | BinaryIO | os.PathLike
 
 
 @dataclass(frozen=True)
@@ -50,11 +54,12 @@ class Skipped:
 
 @dataclass(frozen=True)
 class PhotoEntry:
-    """A photo inside the zip: its name as the user sees it and where to read it."""
+    """A photo of a source: its name as the user sees it and where to read it (the zip's entry,
+    a file's path)."""
 
     name: str
     size: int
-    info: zipfile.ZipInfo = field(repr=False, compare=False)
+    info: Any = field(repr=False, compare=False)
 
 
 def display_name(info: zipfile.ZipInfo) -> str:
@@ -105,7 +110,61 @@ def junk_reason(name: str) -> str | None:
     return None
 
 
-class Album:
+class PhotoSource:
+    """Photos to index, read one at a time: `photos` (unique names, in a stable order),
+    `skipped` (with reasons), `read(entry)`; downloads are built from the original bytes."""
+
+    photos: list[PhotoEntry]
+    skipped: list[Skipped]
+
+    def read(self, entry: PhotoEntry) -> bytes:
+        """The photo's bytes; one that cannot be read raises PhotoError with the reason."""
+        raise NotImplementedError
+
+    def _index_names(self) -> None:
+        self._by_name = {entry.name: entry for entry in self.photos}
+
+    def entry(self, name: str) -> PhotoEntry:
+        """The photo of that name (names are unique: a second copy is skipped); KeyError if none."""
+        return self._by_name[name]
+
+    def zip_of(self, names: Iterable[str]) -> bytes:
+        """A new zip of these photos for download: original bytes, names as in the album.
+
+        Only names that would escape the folder they are unzipped into (`/abs/x.jpg`,
+        `../x.jpg`) are made relative, so the download is safe to unzip.
+        """
+        return self.zip_of_folders({"": names})
+
+    def zip_of_folders(self, folders: Mapping[str, Iterable[str]]) -> bytes:
+        """A new zip with the given photos under each folder (e.g. one folder per person; ""
+        for the top): original bytes, names as in the album, made safe as in `zip_of`."""
+        buffer = io.BytesIO()
+        used: set[str] = set()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+            for folder, names in folders.items():
+                for name in names:
+                    member = posixpath.join(folder, safe_member_name(name)).lstrip("/")
+                    stem, extension = posixpath.splitext(member)
+                    copy = 1
+                    while member in used:  # "../a.jpg" and "a.jpg" both became "a.jpg"
+                        copy += 1
+                        member = f"{stem} ({copy}){extension}"
+                    used.add(member)
+                    archive.writestr(member, self.read(self.entry(name)))
+        return buffer.getvalue()
+
+    def __iter__(self) -> Iterator[PhotoEntry]:
+        return iter(self.photos)
+
+    def __len__(self) -> int:
+        return len(self.photos)
+
+    def close(self) -> None:
+        """Let go of what the source holds open."""
+
+
+class Album(PhotoSource):
     """An album zip opened in memory: its photos and the entries that were skipped.
 
     Reading is lazy: `read(entry)` decompresses one photo, so an album of 2 GB needs the 2 GB of
@@ -152,7 +211,7 @@ class Album:
                 f"The photos in this zip add up to {total / 1024**3:.1f} GiB uncompressed; "
                 f"facefind reads at most {self.limits.max_total_bytes / 1024**3:.0f} GiB at once."
             )
-        self._by_name = {entry.name: entry for entry in self.photos}
+        self._index_names()
         if encrypted and not self.photos:
             raise ArchiveError(
                 "The zip is password-protected. Unzip it with its password and upload "
@@ -181,42 +240,6 @@ class Album:
         if len(data) > limit:
             raise PhotoError("larger than its zip entry says (refused)")
         return data
-
-    def entry(self, name: str) -> PhotoEntry:
-        """The photo of that name (names are unique: a second copy is skipped); KeyError if none."""
-        return self._by_name[name]
-
-    def zip_of(self, names: Iterable[str]) -> bytes:
-        """A new zip of these photos for download: original bytes, names as in the album.
-
-        Only names that would escape the folder they are unzipped into (`/abs/x.jpg`,
-        `../x.jpg`) are made relative, so the download is safe to unzip.
-        """
-        return self.zip_of_folders({"": names})
-
-    def zip_of_folders(self, folders: Mapping[str, Iterable[str]]) -> bytes:
-        """A new zip with the given photos under each folder (e.g. one folder per person; ""
-        for the top): original bytes, names as in the album, made safe as in `zip_of`."""
-        buffer = io.BytesIO()
-        used: set[str] = set()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
-            for folder, names in folders.items():
-                for name in names:
-                    member = posixpath.join(folder, safe_member_name(name)).lstrip("/")
-                    stem, extension = posixpath.splitext(member)
-                    copy = 1
-                    while member in used:  # "../a.jpg" and "a.jpg" both became "a.jpg"
-                        copy += 1
-                        member = f"{stem} ({copy}){extension}"
-                    used.add(member)
-                    archive.writestr(member, self.read(self.entry(name)))
-        return buffer.getvalue()
-
-    def __iter__(self) -> Iterator[PhotoEntry]:
-        return iter(self.photos)
-
-    def __len__(self) -> int:
-        return len(self.photos)
 
     def close(self) -> None:
         self._zip.close()

@@ -14,19 +14,24 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from .archive import Album, PhotoEntry, Skipped
+from .archive import Album, PhotoEntry, PhotoSource, Skipped
 from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, IndexingSettings
 from .errors import ArchiveError, FacefindError, ModelUnavailableError, PhotoError
 from .face_process import FaceEmbeddingProcess
 from .faces import Box, FaceEmbedder
 from .index import AlbumIndex, PhotoInfo
 from .progress import Progress
+
+if TYPE_CHECKING:
+    from .pgstore import PostgresStore
 from .semantic import PhotoTextModel
+from .sources import PartOfAlbum
 from .steps import AnalysedPhoto, AnalysePhoto, EmbedPhotos, prepare_for_uform
+from .store import IndexStore
 from .words import READER_NAME, Word, WordReader
 
 log = logging.getLogger("facefind")
@@ -158,10 +163,10 @@ class IndexBuilder:
             0 if helper_process is False else max(wanted, int(bool(helper_process)))
         )
 
-    def build(self, album: Album, progress: Progress | None = None) -> AlbumIndex:
+    def build(self, album: PhotoSource, progress: Progress | None = None) -> AlbumIndex:
         if not album.photos:
             raise ArchiveError(
-                f"The zip has no photos facefind can read ({len(album.skipped)} other files)."
+                f"The album has no photos facefind can read ({len(album.skipped)} other files)."
             )
         self.embedder.load()
         if self.word_reader is not None:
@@ -200,7 +205,7 @@ class IndexBuilder:
 
     def _analyse_all(
         self,
-        album: Album,
+        album: PhotoSource,
         collected: _Collected,
         photo_model: PhotoTextModel | None,
         batches: tuple[_Batched, _Batched],
@@ -233,7 +238,7 @@ class IndexBuilder:
         return self.photo_model
 
     def _in_order(
-        self, album: Album, pool: ThreadPoolExecutor, photo_model: PhotoTextModel | None
+        self, album: PhotoSource, pool: ThreadPoolExecutor, photo_model: PhotoTextModel | None
     ) -> Iterator[AnalysedPhoto]:
         """Photos analysed by the pool, in album order, with a bounded number in flight."""
         analyse = AnalysePhoto(self.embedder, photo_model, self.word_reader, self.image_limits)
@@ -246,7 +251,7 @@ class IndexBuilder:
             yield in_flight.popleft().result()
 
 
-def _analyse_entry(analyse: AnalysePhoto, album: Album, entry: PhotoEntry) -> AnalysedPhoto:
+def _analyse_entry(analyse: AnalysePhoto, album: PhotoSource, entry: PhotoEntry) -> AnalysedPhoto:
     """Read one photo from the album and analyse it (in a worker thread); a photo that cannot
     be read is skipped with its reason, like one that cannot be decoded."""
     try:
@@ -271,14 +276,25 @@ _FaceArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 def add_photo_embeddings(
     index: AlbumIndex,
-    album: Album,
+    album: PhotoSource,
     photo_model: PhotoTextModel,
     progress: Progress | None = None,
 ) -> AlbumIndex:
-    """The index with UForm photo embeddings added (an index made offline), faces untouched.
+    """The index with UForm photo embeddings added (an index made offline), faces untouched."""
+    vectors = describe_photos(index, album, photo_model, progress)
+    return replace(index, photo_embeddings=vectors, photo_model=photo_model.name)
+
+
+def describe_photos(
+    index: IndexStore,
+    album: PhotoSource,
+    photo_model: PhotoTextModel,
+    progress: Progress | None = None,
+) -> np.ndarray:
+    """The UForm vector of every photo of an index (a file or a database store), in photo order.
 
     The photos are read again from the album the index was made from, and prepared for UForm
-    as indexing prepares them (steps.prepare_for_uform), so the embeddings are those `index`
+    as indexing prepares them (steps.prepare_for_uform), so the vectors are those `index`
     gives.
     """
     try:
@@ -293,18 +309,48 @@ def add_photo_embeddings(
         batch.add(done - 1, prepare_for_uform(photo_model, album.read(entry), index.settings, None))
         if progress:
             progress(done, len(entries))
-    return replace(index, photo_embeddings=batch.outputs(), photo_model=photo_model.name)
+    return batch.outputs()
 
 
 def build_index(
-    source: Album | bytes | BinaryIO,
+    source: PhotoSource | bytes | BinaryIO,
     settings: FaceSettings | None = None,
     progress: Progress | None = None,
     embedder: FaceEmbedder | None = None,
     photo_model: PhotoTextModel | None = None,
     word_reader: WordReader | None = None,
 ) -> AlbumIndex:
-    """Index an album zip (bytes, file object or opened Album) with the given face settings."""
-    album = source if isinstance(source, Album) else Album(source)
+    """Index an album (a zip's bytes or file object, or an opened source) with the given face
+    settings."""
+    album = source if isinstance(source, PhotoSource) else Album(source)
     embedder = embedder or FaceEmbedder(settings)
     return IndexBuilder(embedder, photo_model, word_reader=word_reader).build(album, progress)
+
+
+#: Photos indexed, then written to a store, at a time: what an interrupted run can lose.
+STORE_CHUNK = 256
+
+
+def index_into(
+    store: PostgresStore,
+    album: PhotoSource,
+    builder: IndexBuilder,
+    progress: Progress | None = None,
+    chunk: int = STORE_CHUNK,
+) -> tuple[int, int]:
+    """Index the photos of `album` that the store does not hold yet, `chunk` at a time, each
+    chunk written as soon as it is done: a run stopped part way continues where it stopped and
+    embeds no finished photo again. Returns (photos indexed now, photos already there)."""
+    done = store.done_photos()
+    pending = [entry for entry in album if entry.name not in done]
+    skipped = [item for item in album.skipped if item.name not in done]
+    total = len(pending)
+    for start in range(0, total, chunk):
+        part = PartOfAlbum(album, pending[start : start + chunk], skipped if start == 0 else ())
+
+        def step(finished: int, _: int, offset: int = start) -> None:
+            if progress:
+                progress(offset + finished, total)
+
+        store.add(builder.build(part, step))
+    return total, len(album) - total

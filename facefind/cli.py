@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .archive import Album
+from .archive import PhotoSource
 from .builder import IndexBuilder, add_photo_embeddings
 from .config import (
     DEFAULT_FACE_MODEL,
@@ -31,10 +31,12 @@ from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
 from .people import People, group_people
+from .pgurl import is_store_url, safe_url
 from .progress import IndexingRate
 from .results import PhotoHit
 from .search import DEFAULT_MIN_SCORE, query_faces, search_faces, stack_embeddings
 from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
+from .sources import open_album
 from .store import IndexStore
 from .words import WordReader
 from .wordsearch import wearer_search, with_descriptions, word_search
@@ -79,13 +81,13 @@ def _read(path: str) -> bytes:
         raise FacefindError(f"Cannot read {path}: {error.strerror or error}.") from error
 
 
-def _open_album(path: str) -> Album:
-    """The album zip read into memory (nothing is extracted)."""
-    return Album(_read(path))
+def _open_album(paths: str | list[str]) -> PhotoSource:
+    """The album: folders read file by file, zips one photo at a time (nothing is extracted)."""
+    return open_album([paths] if isinstance(paths, str) else paths)
 
 
 def _index_album(
-    album: Album,
+    album: PhotoSource,
     embedder: FaceEmbedder,
     photo_model: PhotoTextModel | None,
     args: argparse.Namespace,
@@ -96,11 +98,24 @@ def _index_album(
     return builder.build(album, progress)
 
 
+def _index_path(album: str) -> str:
+    """Where an album's index goes by default: album.zip -> album.facefind, a folder
+    photos/ -> photos.facefind beside it."""
+    source = Path(album).resolve()
+    if source.is_dir():
+        return str(source.with_name(source.name + ".facefind"))
+    return str(source.with_suffix(".facefind"))
+
+
 def run_index(args: argparse.Namespace) -> int:
     photo_model = None if args.no_text else PhotoTextModel(args.uform_model)
+    if len(args.album) > 1 and not args.output:
+        raise FacefindError("With several folders or zips, name the index to write: -o FILE.")
+    if is_store_url(args.output):
+        return _index_into_store(args.output, args, photo_model)
     album = _open_album(args.album)
     index = _index_album(album, _embedder(_face_settings(args)), photo_model, args)
-    output = args.output or str(Path(args.album).with_suffix(".facefind"))
+    output = args.output or _index_path(args.album[0])
     index.save(output)
     described = f", photos described by {index.photo_model}" if index.photo_model else ""
     if index.words is not None:
@@ -115,11 +130,57 @@ def run_index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _open_index(where: str, model: str | None = None) -> IndexStore:
+    """An index file, or the store at a postgresql:// URL (the driver is imported only then)."""
+    if not is_store_url(where):
+        return AlbumIndex.load(where, model=model)
+    from .pgstore import PostgresStore
+
+    store = PostgresStore(where)
+    if model and store.face_count and store.model != model:
+        raise FacefindError(
+            f"This store holds faces of the {store.model} model, not {model}: search with "
+            f"--model {store.model}."
+        )
+    return store
+
+
+def _index_into_store(url: str, args: argparse.Namespace, photo_model) -> int:
+    """Index into a database store, chunk by chunk: a second run continues where one stopped."""
+    from .builder import index_into
+    from .pgstore import PostgresStore
+
+    store = PostgresStore(url)
+    album = _open_album(args.album)
+    embedder = _embedder(_face_settings(args))
+    reader = None if args.no_words else WordReader()
+    builder = IndexBuilder(embedder, photo_model, notify=_notify, word_reader=reader)
+    progress = None if args.quiet else ProgressPrinter()
+    added, before = index_into(store, album, builder, progress)
+    print(
+        f"{added} photos indexed now, {before} were there already: {len(store.photos)} photos, "
+        f"{store.face_count} faces ({store.model}, {detector_name(store.detector)} detector) "
+        f"-> {safe_url(url)}",
+        file=sys.stderr,
+    )
+    _report_skipped(store)
+    return 0
+
+
 def run_describe(args: argparse.Namespace) -> int:
     """Add UForm photo embeddings to an index made without them (faces are kept)."""
-    index = AlbumIndex.load(args.index)
     photo_model = PhotoTextModel(args.uform_model)
     progress = None if args.quiet else ProgressPrinter()
+    if is_store_url(args.index):
+        from .builder import describe_photos
+        from .pgstore import PostgresStore
+
+        store = PostgresStore(args.index)
+        vectors = describe_photos(store, _open_album(args.album), photo_model, progress)
+        store.add_photo_vectors(photo_model.name, vectors)
+        print(f"{len(vectors)} photos described by {photo_model.name}", file=sys.stderr)
+        return 0
+    index = AlbumIndex.load(args.index)
     index = add_photo_embeddings(index, _open_album(args.album), photo_model, progress)
     index.save(args.index)
     print(
@@ -129,11 +190,11 @@ def run_describe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _load_or_index(args: argparse.Namespace) -> tuple[AlbumIndex, FaceEmbedder, Album | None]:
-    """The index, from an index file or by indexing the album zip (then also the album, read
-    into memory once, for whatever else needs its photos)."""
-    if is_index_file(args.album):
-        index = AlbumIndex.load(args.album, model=args.model)
+def _load_or_index(args: argparse.Namespace) -> tuple[IndexStore, FaceEmbedder, PhotoSource | None]:
+    """The index, from an index file or a database store, or by indexing the album (then also
+    the album, for whatever else needs its photos)."""
+    if is_store_url(args.album) or is_index_file(args.album):
+        index = _open_index(args.album, args.model)
         if args.detector and args.detector != index.detector:
             _notify(
                 f"the index was made with the {index.detector} detector; "
@@ -182,7 +243,7 @@ def run_search(args: argparse.Namespace) -> int:
 
 
 def _text_hits(
-    index: AlbumIndex, args: argparse.Namespace, within: list[PhotoHit] | None
+    index: IndexStore, args: argparse.Namespace, within: list[PhotoHit] | None
 ) -> list[PhotoHit]:
     """Photos whose written words match first (and, with --wearer, the other photos of whoever
     wears them), then, where the UForm model can be had, the best described photos."""
@@ -211,10 +272,12 @@ def run_people(args: argparse.Namespace) -> int:
     people = group_people(index, min_photos=args.min_photos)
     report = people_report(index, people)
     if args.export:
-        if args.album_zip and not is_index_file(args.album_zip):
+        if args.album_zip and not is_index_file(args.album_zip[0]):
             album = _open_album(args.album_zip)
         elif args.album_zip or album is None:  # an index file: its photos are not in it
-            raise FacefindError("--export needs the album's zip: give it with --album-zip.")
+            raise FacefindError(
+                "--export needs the album's photos: give its zip or folder with --album-zip."
+            )
         folders = {f"person-{entry['id']:02d}": entry["photos"] for entry in report["people"]}
         _write_new(args.export, album.zip_of_folders(folders))
         print(f"{len(folders)} people exported to {args.export}", file=sys.stderr)
@@ -263,7 +326,7 @@ def _write_new(path: str, data: bytes) -> None:
         raise FacefindError(f"Cannot write {path}: {error.strerror or error}.") from error
 
 
-def search_report(index: AlbumIndex, hits: Sequence[PhotoHit], args: argparse.Namespace) -> dict:
+def search_report(index: IndexStore, hits: Sequence[PhotoHit], args: argparse.Namespace) -> dict:
     """The JSON document of a search: model, results (best first) and skipped files."""
     return {
         "model": index.model,
@@ -313,7 +376,7 @@ def _print_hits(hits: Sequence[PhotoHit], people: int, words: bool) -> None:
         print(f"{hit.score:5.1f}%  {hit.name}{detail}")
 
 
-def _report_skipped(index: AlbumIndex) -> None:
+def _report_skipped(index: IndexStore) -> None:
     if index.skipped:
         print(f"{len(index.skipped)} files skipped:", file=sys.stderr)
         for item in index.skipped:
@@ -364,8 +427,19 @@ def parser() -> argparse.ArgumentParser:
         )
 
     index = commands.add_parser("index", help="index an album zip and save the index")
-    index.add_argument("album", help="the album .zip")
-    index.add_argument("-o", "--output", help="index file to write (default ALBUM.facefind)")
+    index.add_argument(
+        "album",
+        nargs="+",
+        metavar="ALBUM",
+        help="the album: a .zip or a folder of photos (several are indexed as one album, "
+        "each photo named after its source)",
+    )
+    index.add_argument(
+        "-o",
+        "--output",
+        help="index file to write (default ALBUM.facefind), or a postgresql:// URL: a store "
+        "that a second run adds to, continuing where a stopped run stopped",
+    )
     index.add_argument(
         "--no-text",
         action="store_true",
@@ -377,14 +451,14 @@ def parser() -> argparse.ArgumentParser:
     describe = commands.add_parser(
         "describe", help="add UForm photo embeddings to an index made without them"
     )
-    describe.add_argument("album", help="the album .zip the index was made from")
+    describe.add_argument("album", help="the album (.zip or folder) the index was made from")
     describe.add_argument("index", help="the index file to update")
     describe.add_argument("--uform-model", help=UFORM_HELP)
     describe.add_argument("--quiet", action="store_true", help="no progress on stderr")
     describe.set_defaults(run=run_describe)
 
     search = commands.add_parser("search", help="find photos of one or more people")
-    search.add_argument("album", help="the album .zip, or an index made by 'index'")
+    search.add_argument("album", help="the album (.zip or folder), or an index made by 'index'")
     search.add_argument("--face", action="append", help="a photo of a person (repeat for more)")
     search.add_argument(
         "--same-person",
@@ -432,7 +506,7 @@ def parser() -> argparse.ArgumentParser:
     search.set_defaults(run=run_search)
 
     people = commands.add_parser("people", help="everyone in the album, grouped by face")
-    people.add_argument("album", help="the album .zip, or an index made by 'index'")
+    people.add_argument("album", help="the album (.zip or folder), or an index made by 'index'")
     people.add_argument(
         "--min-photos",
         type=int,
@@ -444,7 +518,12 @@ def parser() -> argparse.ArgumentParser:
         metavar="OUT.zip",
         help="write a zip with one folder per person holding their original photos",
     )
-    people.add_argument("--album-zip", help="with an index and --export: the album's zip")
+    people.add_argument(
+        "--album-zip",
+        nargs="+",
+        metavar="ALBUM",
+        help="with an index and --export: the album (zips or folders) it was made from",
+    )
     people.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     face_options(people)
     people.set_defaults(run=run_people, text=None)

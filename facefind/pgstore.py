@@ -1,0 +1,420 @@
+"""The index in PostgreSQL with pgvector: an event too big for one file or one machine's memory.
+
+Photos, faces, words and skipped files are tables; face vectors have an HNSW index. A search
+asks HNSW for candidates, then re-checks every one exactly against the bar (the similarity is
+computed here from the stored vector, as the `.npz` store computes it), so a result is never a
+face below the bar; and it widens the candidate list until the last candidate is below the bar,
+so that the faces above it are all among the candidates unless HNSW's graph misses one outright
+(it is approximate: bench_pgstore.py compares the photos found with the exact search's over
+random queries). `exact=True` skips HNSW (a sequential scan).
+
+The schema has a version (`facefind_meta`), and `MIGRATIONS` bring an older database up to date
+when it is opened. Written photo by photo and committed in batches, so an interrupted indexing
+run continues where it stopped (`done_photos`). Only this module imports psycopg, and only when
+a `postgresql://` URL is given: the laptop path never needs a database driver.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from . import __version__
+from .archive import Skipped
+from .config import EMBEDDING_SIZE, FaceSettings
+from .errors import FacefindError, IndexFileError
+from .index import AlbumIndex
+from .pgurl import safe_url
+from .store import FaceMatches, FaceRows, PhotoInfo
+from .words import Word, tokens
+
+SCHEMA_VERSION = 1
+#: HNSW build parameters (pgvector's defaults; docs/deploy.md says when to raise them).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+#: Candidates asked of HNSW first; doubled while the last one still passes the bar, up to
+#: MOST_CANDIDATES, beyond which the exact scan answers (a face in hundreds of photos). HNSW
+#: searches `EF_FACTOR` times as many as it returns (pgvector's `hnsw.ef_search`, at most
+#: 1000): a denser search, so that a face near many others is not left out.
+FIRST_CANDIDATES = 100
+MOST_CANDIDATES = 400
+EF_FACTOR = 2.5
+
+
+def _schema_v1(cursor: Any) -> None:
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    cursor.execute(
+        f"""
+        CREATE TABLE photos (
+            id integer PRIMARY KEY,
+            name text NOT NULL UNIQUE,
+            width integer NOT NULL,
+            height integer NOT NULL,
+            size bigint NOT NULL,
+            thumbnail bytea NOT NULL,
+            vector real[]
+        );
+        CREATE TABLE faces (
+            id bigserial PRIMARY KEY,
+            photo integer NOT NULL REFERENCES photos (id),
+            box integer[4] NOT NULL,
+            confidence real NOT NULL,
+            embedding vector({EMBEDDING_SIZE}) NOT NULL
+        );
+        CREATE INDEX faces_photo ON faces (photo);
+        CREATE INDEX faces_embedding ON faces USING hnsw (embedding vector_cosine_ops)
+            WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION});
+        CREATE TABLE words (
+            photo integer NOT NULL REFERENCES photos (id),
+            position integer NOT NULL,
+            text text NOT NULL,
+            box integer[4] NOT NULL,
+            confidence real NOT NULL,
+            PRIMARY KEY (photo, position)
+        );
+        CREATE TABLE word_tokens (
+            token text NOT NULL,
+            photo integer NOT NULL REFERENCES photos (id),
+            PRIMARY KEY (token, photo)
+        );
+        CREATE TABLE skipped (name text PRIMARY KEY, reason text NOT NULL);
+        """
+    )
+
+
+#: schema version N -> what makes a version N database version N + 1 (0: an empty database).
+MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1}
+
+
+class PostgresStore:
+    """An `IndexStore` (store.py) in PostgreSQL. Photos are numbered in the order they were
+    added; face ids are the database's. One connection, used by one thread at a time (the app
+    shares one store between sessions: `_lock`)."""
+
+    def __init__(self, url: str, exact: bool = False) -> None:
+        try:
+            import psycopg
+            from pgvector.psycopg import register_vector
+        except ImportError as error:
+            raise FacefindError(
+                "A PostgreSQL store needs psycopg and pgvector: pip install 'facefind[cluster]'."
+            ) from error
+        import threading
+
+        self.url = url
+        self.exact = exact
+        self._lock = threading.RLock()
+        try:
+            self._connection = psycopg.connect(url, autocommit=False)
+        except psycopg.Error as error:
+            raise IndexFileError(f"Cannot connect to the store {safe_url(url)}: {error}") from error
+        with self._connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        self._connection.commit()
+        register_vector(self._connection)
+        self._migrate()
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def _migrate(self) -> None:
+        with self._lock, self._connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS facefind_meta (key text PRIMARY KEY, value jsonb)"
+            )
+            cursor.execute("SELECT value FROM facefind_meta WHERE key = 'schema' FOR UPDATE")
+            row = cursor.fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise IndexFileError(
+                    f"The store at {safe_url(self.url)} was made by a newer facefind (schema "
+                    f"{version}; this is {__version__}, schema {SCHEMA_VERSION}): upgrade."
+                )
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](cursor)
+            self._put(cursor, "schema", SCHEMA_VERSION)
+        self._connection.commit()
+
+    def _put(self, cursor: Any, key: str, value: object) -> None:
+        cursor.execute(
+            "INSERT INTO facefind_meta VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def _meta(self) -> dict:
+        with self._lock, self._connection.cursor() as cursor:
+            cursor.execute("SELECT key, value FROM facefind_meta")
+            found: dict[str, Any] = dict(cursor.fetchall())
+        self._connection.commit()
+        return found
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def check_fits(self, model: str, detector: str, settings: FaceSettings) -> None:
+        """Refuse to add faces of another model (or settings) to a store that has some."""
+        meta = self._meta()
+        if "model" in meta and (meta["model"], meta["settings"]) != (model, asdict(settings)):
+            raise IndexFileError(
+                f"The store at {safe_url(self.url)} holds faces of the {meta['model']} model with "
+                "other settings; faces of different models or settings cannot be compared. "
+                "Use a new database, or the settings it was made with."
+            )
+
+    def done_photos(self) -> set[str]:
+        """Names of the photos already in the store (and the files skipped): what a resumed
+        run does not index again."""
+        with self._lock, self._connection.cursor() as cursor:
+            cursor.execute("SELECT name FROM photos UNION ALL SELECT name FROM skipped")
+            names = {name for (name,) in cursor.fetchall()}
+        self._connection.commit()
+        return names
+
+    def add(self, part: AlbumIndex) -> None:
+        """Add the photos, faces, words and skipped files of a part of the album (indexed by
+        the builder, or by cluster workers), in one transaction: all of it or none."""
+        self.check_fits(part.model, part.detector, part.settings)
+        with self._lock, self._connection.cursor() as cursor:
+            cursor.execute("SELECT coalesce(max(id) + 1, 0) FROM photos")
+            first = int(cursor.fetchone()[0])  # type: ignore[index]
+            self._put(cursor, "model", part.model)
+            self._put(cursor, "detector", part.detector)
+            self._put(cursor, "settings", asdict(part.settings))
+            self._put(cursor, "facefind", part.version)
+            if part.photo_model:
+                self._put(cursor, "photo_model", part.photo_model)
+            if part.words is not None:
+                self._put(cursor, "word_reader", part.word_reader)
+            vectors = part.photo_vectors()
+            with cursor.copy(
+                "COPY photos (id, name, width, height, size, thumbnail, vector) FROM STDIN"
+            ) as copy:
+                for number, info in enumerate(part.photos):
+                    vector = None if vectors is None else vectors[number].tolist()
+                    copy.write_row(
+                        (
+                            first + number,
+                            info.name,
+                            info.width,
+                            info.height,
+                            info.size,
+                            part.thumbnails[number],
+                            vector,
+                        )
+                    )
+            with cursor.copy("COPY faces (photo, box, confidence, embedding) FROM STDIN") as copy:
+                for row in range(part.face_count):
+                    copy.write_row(
+                        (
+                            first + int(part.face_photo[row]),
+                            part.boxes[row].tolist(),
+                            float(part.confidences[row]),
+                            part.embeddings[row],
+                        )
+                    )
+            self._add_words(cursor, part, first)
+            cursor.executemany(
+                "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                [(item.name, item.reason) for item in part.skipped],
+            )
+        self._connection.commit()
+        self.__dict__.pop("photos", None)  # the photo list is read again on next use
+
+    def _add_words(self, cursor: Any, part: AlbumIndex, first: int) -> None:
+        if part.words is None:
+            return
+        with cursor.copy("COPY words (photo, position, text, box, confidence) FROM STDIN") as copy:
+            for number, found in enumerate(part.words):
+                for position, word in enumerate(found):
+                    copy.write_row(
+                        (first + number, position, word.text, list(word.box), word.confidence)
+                    )
+        pairs = {
+            (token, first + number)
+            for number, found in enumerate(part.words)
+            for word in found
+            for token in tokens(word.text)
+        }
+        with cursor.copy("COPY word_tokens (token, photo) FROM STDIN") as copy:
+            for pair in sorted(pairs):
+                copy.write_row(pair)
+
+    def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> None:
+        """The UForm vectors of every photo, in photo order (`describe` on a store)."""
+        with self._lock, self._connection.cursor() as cursor:
+            cursor.executemany(
+                "UPDATE photos SET vector = %s WHERE id = %s",
+                [(vector.tolist(), number) for number, vector in enumerate(vectors)],
+            )
+            self._put(cursor, "photo_model", photo_model)
+        self._connection.commit()
+
+    # --- the IndexStore interface --------------------------------------------------------------
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        with self._lock, self._connection.cursor() as cursor:
+            cursor.execute(sql, args)
+            rows = cursor.fetchall()
+        self._connection.commit()
+        return rows
+
+    @property
+    def model(self) -> str:
+        return str(self._meta().get("model", "Dlib"))
+
+    @property
+    def detector(self) -> str:
+        return str(self._meta().get("detector", ""))
+
+    @property
+    def settings(self) -> FaceSettings:
+        return FaceSettings(**self._meta().get("settings", {}))
+
+    @property
+    def photo_model(self) -> str | None:
+        return self._meta().get("photo_model")
+
+    @property
+    def word_reader(self) -> str | None:
+        return self._meta().get("word_reader")
+
+    @cached_property
+    def photos(self) -> list[PhotoInfo]:
+        rows = self._query("SELECT name, width, height, size FROM photos ORDER BY id")
+        return [PhotoInfo(*row) for row in rows]
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return [Skipped(*row) for row in self._query("SELECT name, reason FROM skipped")]
+
+    @property
+    def face_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM faces")[0][0])
+
+    def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+        faces, which, similarity = [], [], []
+        for number, query in enumerate(queries):
+            ids = self._candidates(query, min_similarity)
+            rows = self.faces(ids)
+            exact = rows.vectors @ query  # the exact re-check, as the .npz store computes it
+            keep = exact >= min_similarity
+            faces.append(rows.ids[keep])
+            which.append(np.full(int(keep.sum()), number, dtype=np.int64))
+            similarity.append(exact[keep])
+        if not faces:
+            nothing = np.zeros(0, np.int64)
+            return FaceMatches(nothing, nothing, np.zeros(0, np.float32))
+        return FaceMatches(np.concatenate(faces), np.concatenate(which), np.concatenate(similarity))
+
+    def _candidates(self, query: np.ndarray, min_similarity: float) -> np.ndarray:
+        """Ids of faces that may pass: HNSW's nearest, widened until the last one is below the
+        bar, else (more than MOST_CANDIDATES above it) the exact scan's."""
+        # a margin for the database's own float rounding; the re-check is exact
+        distance = 1.0 - float(min_similarity) + 1e-4
+        wanted = FIRST_CANDIDATES
+        while not self.exact and wanted <= MOST_CANDIDATES:
+            with self._lock, self._connection.cursor() as cursor:
+                search = min(int(wanted * EF_FACTOR), 1000)
+                cursor.execute(f"SET LOCAL hnsw.ef_search = {search}")
+                cursor.execute(
+                    "SELECT id, embedding <=> %s FROM faces ORDER BY embedding <=> %s LIMIT %s",
+                    (query, query, wanted),
+                )
+                rows = cursor.fetchall()
+            self._connection.commit()
+            if len(rows) < wanted or rows[-1][1] > distance:
+                return np.array([id_ for id_, found in rows if found <= distance], dtype=np.int64)
+            wanted *= 2
+        rows = self._query("SELECT id FROM faces WHERE embedding <=> %s <= %s", (query, distance))
+        return np.array([row[0] for row in rows], dtype=np.int64)
+
+    def _face_rows(self, where: str, args: Sequence[object]) -> FaceRows:
+        rows = self._query(
+            f"SELECT id, photo, box, confidence, embedding FROM faces WHERE {where} ORDER BY id",
+            args,
+        )
+        if not rows:
+            return FaceRows.empty()
+        ids, photos, boxes, confidences, vectors = zip(*rows, strict=True)
+        return FaceRows(
+            np.array(ids, dtype=np.int64),
+            np.array(photos, dtype=np.int32),
+            np.array(boxes, dtype=np.int32).reshape(-1, 4),
+            np.array(confidences, dtype=np.float32),
+            np.stack([_array(vector) for vector in vectors]).astype(np.float32),
+        )
+
+    def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
+        wanted = [int(i) for i in np.asarray(ids).reshape(-1)]
+        found = self._face_rows("id = ANY(%s)", (sorted(set(wanted)),))
+        position = {int(face): row for row, face in enumerate(found.ids)}
+        order = np.array([position[face] for face in wanted], dtype=np.int64)
+        return FaceRows(
+            found.ids[order] if len(order) else found.ids,
+            found.photos[order] if len(order) else found.photos,
+            found.boxes[order] if len(order) else found.boxes,
+            found.confidences[order] if len(order) else found.confidences,
+            found.vectors[order] if len(order) else found.vectors,
+        )
+
+    def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
+        return self._face_rows("photo = ANY(%s)", ([int(p) for p in np.unique(photos)],))
+
+    def face_blocks(self, size: int) -> Iterator[FaceRows]:
+        last = -1
+        while True:
+            with self._lock, self._connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT id FROM faces WHERE id > %s ORDER BY id LIMIT %s", (last, size)
+                )
+                ids = [row[0] for row in cursor.fetchall()]
+            self._connection.commit()
+            if not ids:
+                return
+            yield self.faces(ids)
+            last = ids[-1]
+
+    def thumbnail(self, photo: int) -> bytes:
+        return bytes(self._query("SELECT thumbnail FROM photos WHERE id = %s", (photo,))[0][0])
+
+    def photo_vectors(self) -> np.ndarray | None:
+        if self.photo_model is None:
+            return None
+        rows = self._query("SELECT vector FROM photos ORDER BY id")
+        if any(row[0] is None for row in rows):
+            return None
+        return np.array([row[0] for row in rows], dtype=np.float32)
+
+    def words_read(self) -> bool:
+        return self.word_reader is not None
+
+    def words_in(self, photo: int) -> list[Word]:
+        rows = self._query(
+            "SELECT text, box, confidence FROM words WHERE photo = %s ORDER BY position",
+            (photo,),
+        )
+        return [
+            Word(text, (int(box[0]), int(box[1]), int(box[2]), int(box[3])), float(confidence))
+            for text, box, confidence in rows
+        ]
+
+    def photos_with_token(self, token: str) -> set[int]:
+        rows = self._query("SELECT photo FROM word_tokens WHERE token = %s", (token,))
+        return {int(row[0]) for row in rows}
+
+    def token_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT token, count(*) FROM word_tokens GROUP BY token")
+        return {str(token): int(count) for token, count in rows}
+
+    def close(self) -> None:
+        self._connection.close()
+
+
+def _array(vector: Any) -> np.ndarray:
+    """A vector column's value as numpy (pgvector's `Vector`, or already an array)."""
+    return vector.to_numpy() if hasattr(vector, "to_numpy") else np.asarray(vector)

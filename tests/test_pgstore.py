@@ -1,0 +1,184 @@
+"""The PostgreSQL + pgvector store against a real PostgreSQL 16 with pgvector 0.6.2, started by
+the tests themselves (the `pgserver` wheel): same answers as the .npz store, schema migrations,
+resumable indexing, and the CLI on a postgresql:// URL."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from facefind.builder import IndexBuilder, build_index, index_into
+from facefind.config import EMBEDDING_SIZE, face_settings
+from facefind.errors import IndexFileError
+from facefind.faces import FaceEmbedder
+from facefind.people import group_people
+from facefind.search import search_faces
+from facefind.sources import open_album
+from facefind.vectors import l2_normalize
+from facefind.words import Word
+
+from .builders import facefind, zip_bytes
+from .test_store_steps import planted_album
+
+pgserver = pytest.importorskip(
+    "pgserver", reason="the store tests need a PostgreSQL: pip install 'facefind[cluster]' pgserver"
+)
+pytest.importorskip("psycopg", reason="the store needs psycopg: pip install 'facefind[cluster]'")
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One PostgreSQL server for the whole run, stopped at the end."""
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def store_url(postgres) -> str:
+    """A new, empty database for each test."""
+    name = f"facefind_{uuid.uuid4().hex[:12]}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    return postgres.get_uri(name)
+
+
+def open_store(url: str, **options):
+    from facefind.pgstore import PostgresStore
+
+    return PostgresStore(url, **options)
+
+
+def test_the_store_answers_as_the_index_file_does(store_url: str) -> None:
+    index = planted_album()
+    index = type(index)(
+        **{
+            **index.__dict__,
+            "words": [[Word("1234", (1, 2, 3, 4), 0.9)] if n == 5 else [] for n in range(40)],
+            "word_reader": "PP-OCRv4",
+        }
+    )
+    store = open_store(store_url)
+    store.add(index)
+    assert [photo.name for photo in store.photos] == [photo.name for photo in index.photos]
+    assert store.face_count == index.face_count and store.model == "Dlib"
+    person = index.faces_in([0]).vectors[:1]
+    both = np.concatenate([person, index.faces_in([1]).vectors[:1]])
+    for queries, mode in ((person, "any"), (both, "all")):
+        here = search_faces(index, queries, mode)  # type: ignore[arg-type]
+        there = search_faces(store, queries, mode)  # type: ignore[arg-type]
+        assert [hit.name for hit in here] == [hit.name for hit in there]
+        np.testing.assert_allclose([h.score for h in here], [h.score for h in there], atol=1e-3)
+    assert [p.photos for p in group_people(store).people] == [
+        p.photos for p in group_people(index).people
+    ]
+    assert store.photos_with_token("1234") == {5}
+    assert store.words_in(5) == [Word("1234", (1, 2, 3, 4), 0.9)]
+    assert store.thumbnail(3) == index.thumbnail(3)
+    reopened = open_store(store_url)
+    assert reopened.face_count == index.face_count, "opening again migrates nothing"
+
+
+def test_a_store_of_a_newer_schema_is_refused_with_what_to_do(store_url: str) -> None:
+    store = open_store(store_url)
+    with store._connection.cursor() as cursor:
+        cursor.execute("UPDATE facefind_meta SET value = '99' WHERE key = 'schema'")
+    store._connection.commit()
+    with pytest.raises(IndexFileError, match="newer facefind"):
+        open_store(store_url)
+
+
+def test_hnsw_search_finds_what_the_exact_search_finds(store_url: str) -> None:
+    """20,000 faces of 500 people (40 photos each, as a runner of a big race): HNSW candidates
+    re-checked exactly give the same photos as a sequential scan, over 30 random queries."""
+    from facefind.index import AlbumIndex
+    from facefind.store import PhotoInfo
+
+    rng = np.random.default_rng(11)
+    people = l2_normalize(rng.normal(size=(500, EMBEDDING_SIZE)).astype(np.float32))
+    owner = rng.integers(0, 500, size=20_000)
+    faces = l2_normalize(people[owner] + rng.normal(size=(20_000, EMBEDDING_SIZE)) * 0.02)
+    photos = np.sort(rng.integers(0, 5_000, size=20_000)).astype(np.int32)
+    index = AlbumIndex(
+        model="Dlib",
+        detector="yuface",
+        settings=face_settings("Dlib"),
+        photos=[PhotoInfo(f"p{n}.jpg", 10, 10, 1) for n in range(5_000)],
+        thumbnails=[b""] * 5_000,
+        embeddings=faces.astype(np.float32),
+        face_photo=photos,
+        boxes=np.zeros((20_000, 4), dtype=np.int32),
+        confidences=np.ones(20_000, dtype=np.float32),
+    )
+    store = open_store(store_url)
+    store.add(index)
+    exact = open_store(store_url, exact=True)
+    for person in rng.integers(0, 500, size=30):
+        query = l2_normalize(people[person] + rng.normal(size=EMBEDDING_SIZE) * 0.02)
+        fast = [hit.name for hit in search_faces(store, query)]
+        slow = [hit.name for hit in search_faces(exact, query)]
+        assert fast == slow == [hit.name for hit in search_faces(index, query)]
+        assert len(fast) > 20
+
+
+class StopAfter(Exception):
+    pass
+
+
+def test_an_interrupted_run_continues_where_it_stopped_with_the_same_result(
+    store_url: str, tmp_path: Path, all_photos: dict[str, bytes]
+) -> None:
+    names = ["img1.jpg", "img2.jpg", "img5.jpg", "img16.jpg", "couple.jpg"]
+    folder = tmp_path / "event"
+    folder.mkdir()
+    for name in names:
+        (folder / name).write_bytes(all_photos[name])
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8 broken")
+    settings = face_settings("Dlib")
+    builder = IndexBuilder(FaceEmbedder(settings), helper_process=False)
+
+    def stop(done: int, total: int) -> None:
+        if done == 3:
+            raise StopAfter
+
+    store = open_store(store_url)
+    with pytest.raises(StopAfter):
+        index_into(store, open_album([folder]), builder, stop, chunk=2)
+    assert store.done_photos() == {"broken.jpg", "couple.jpg"}, "the first chunk only"
+    added, before = index_into(open_store(store_url), open_album([folder]), builder, chunk=2)
+    assert (added, before) == (4, 2)  # six files: two done before, four now
+    store = open_store(store_url)
+    whole = build_index(open_album([folder]), settings)
+    assert sorted(p.name for p in store.photos) == sorted(p.name for p in whole.photos)
+    assert [(s.name, s.reason) for s in store.skipped] == [
+        (s.name, s.reason) for s in whole.skipped
+    ]
+    for photo in whole.photos:
+        mine = store.faces_in([[p.name for p in store.photos].index(photo.name)])
+        theirs = whole.faces_in([whole.photo_id(photo.name)])
+        assert mine.boxes.tolist() == theirs.boxes.tolist()
+        np.testing.assert_allclose(mine.vectors, theirs.vectors, atol=1e-5)
+
+
+def test_the_cli_indexes_into_and_searches_a_store(
+    store_url: str, tmp_path: Path, all_photos: dict[str, bytes]
+) -> None:
+    album = tmp_path / "album.zip"
+    album.write_bytes(
+        zip_bytes({name: all_photos[name] for name in ("img1.jpg", "img2.jpg", "img16.jpg")})
+    )
+    args = ["--model", "Dlib", "--no-text", "--no-words"]
+    made = facefind("index", str(album), "-o", store_url, *args)
+    assert made.returncode == 0, made.stderr
+    assert "3 photos indexed now, 0 were there already" in made.stderr
+    again = facefind("index", str(album), "-o", store_url, *args)
+    assert "0 photos indexed now, 3 were there already" in again.stderr
+    query = tmp_path / "me.jpg"
+    query.write_bytes(all_photos["img5.jpg"])
+    found = facefind("search", store_url, "--face", str(query), "--json", "--model", "Dlib")
+    assert found.returncode == 0, found.stderr
+    names = [hit["photo"] for hit in json.loads(found.stdout)["results"]]
+    assert names and set(names) == {"img1.jpg", "img2.jpg"}
