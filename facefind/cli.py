@@ -15,7 +15,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .archive import PhotoSource
@@ -111,22 +111,58 @@ def run_index(args: argparse.Namespace) -> int:
     photo_model = None if args.no_text else PhotoTextModel(args.uform_model)
     if len(args.album) > 1 and not args.output:
         raise FacefindError("With several folders or zips, name the index to write: -o FILE.")
-    if is_store_url(args.output):
-        return _index_into_store(args.output, args, photo_model)
-    album = _open_album(args.album)
-    index = _index_album(album, _embedder(_face_settings(args)), photo_model, args)
     output = args.output or _index_path(args.album[0])
+    album = _open_album(args.album)
+    reader = None if args.no_words else WordReader()
+    builder = IndexBuilder(
+        _embedder(_face_settings(args)), photo_model, notify=_notify, word_reader=reader
+    )
+    progress = None if args.quiet else ProgressPrinter()
+    if is_store_url(output) or args.ray:
+        return _index_in_parts(output, album, builder, args, progress)
+    index = builder.build(album, progress)
     index.save(output)
+    _say_indexed(index, output)
+    return 0
+
+
+def _say_indexed(index: IndexStore, output: str, added: str = "") -> None:
     described = f", photos described by {index.photo_model}" if index.photo_model else ""
-    if index.words is not None:
-        described += f", {sum(len(words) for words in index.words)} lines of words read"
+    if index.word_reader is not None:
+        described += ", words read"
     print(
-        f"{len(index.photos)} photos, {index.face_count} faces ({index.model}, "
+        f"{added}{len(index.photos)} photos, {index.face_count} faces ({index.model}, "
         f"{detector_name(index.detector)} detector){described}, {len(index.skipped)} skipped "
-        f"-> {output}",
+        f"-> {safe_url(output)}",
         file=sys.stderr,
     )
     _report_skipped(index)
+
+
+def _index_in_parts(output: str, album: PhotoSource, builder: IndexBuilder, args, progress) -> int:
+    """Into a database store, chunk by chunk, each written when done (a second run continues
+    where a stopped one stopped); and/or on a Ray cluster (--ray)."""
+    from .builder import index_into
+
+    if is_store_url(output):
+        from .pgstore import PostgresStore
+
+        store: Any = PostgresStore(output)
+    else:
+        from .cluster import JoinedParts
+
+        store = JoinedParts([])
+    if args.ray:
+        from .cluster import connect, index_on_ray
+
+        ray = connect(args.ray, args.workers)
+        added, before = index_on_ray(ray, album, builder, store, args.workers, progress)
+    else:
+        added, before = index_into(store, album, builder, progress)
+    if not is_store_url(output):
+        store = AlbumIndex.joined(store.parts)
+        store.save(output)
+    _say_indexed(store, output, f"{added} photos indexed now, {before} there already: ")
     return 0
 
 
@@ -143,28 +179,6 @@ def _open_index(where: str, model: str | None = None) -> IndexStore:
             f"--model {store.model}."
         )
     return store
-
-
-def _index_into_store(url: str, args: argparse.Namespace, photo_model) -> int:
-    """Index into a database store, chunk by chunk: a second run continues where one stopped."""
-    from .builder import index_into
-    from .pgstore import PostgresStore
-
-    store = PostgresStore(url)
-    album = _open_album(args.album)
-    embedder = _embedder(_face_settings(args))
-    reader = None if args.no_words else WordReader()
-    builder = IndexBuilder(embedder, photo_model, notify=_notify, word_reader=reader)
-    progress = None if args.quiet else ProgressPrinter()
-    added, before = index_into(store, album, builder, progress)
-    print(
-        f"{added} photos indexed now, {before} were there already: {len(store.photos)} photos, "
-        f"{store.face_count} faces ({store.model}, {detector_name(store.detector)} detector) "
-        f"-> {safe_url(url)}",
-        file=sys.stderr,
-    )
-    _report_skipped(store)
-    return 0
 
 
 def run_describe(args: argparse.Namespace) -> int:
@@ -444,6 +458,15 @@ def parser() -> argparse.ArgumentParser:
         "--no-text",
         action="store_true",
         help="skip UForm photo embeddings (no search by description; words are still read)",
+    )
+    index.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="index on a Ray cluster: 'auto', HOST:PORT, ray://HOST:10001, or 'local' for one "
+        "on this machine (pip install 'facefind[cluster]')",
+    )
+    index.add_argument(
+        "--workers", type=int, help="with --ray: workers (one core each; default all CPUs)"
     )
     face_options(index)
     index.set_defaults(run=run_index)

@@ -16,7 +16,7 @@ import os
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 from typing import BinaryIO, cast
@@ -26,7 +26,7 @@ import numpy as np
 from . import __version__
 from .archive import Skipped
 from .config import EMBEDDING_SIZE, FaceSettings
-from .errors import IndexFileError
+from .errors import FacefindError, IndexFileError
 from .store import FaceMatches, FaceRows, PhotoInfo
 from .words import Word, tokens
 
@@ -88,6 +88,37 @@ class AlbumIndex:
     def is_consistent(self) -> bool:
         """Whether the parts fit together as search needs (checked by `load` and the builder)."""
         return _parts_fit(self)
+
+    @classmethod
+    def joined(cls, parts: Sequence[AlbumIndex]) -> AlbumIndex:
+        """One index of parts of one album indexed apart (by cluster workers), photos in the
+        parts' order. The parts must be of the same model and settings."""
+        if not parts:
+            raise FacefindError("Nothing was indexed.")
+        first = parts[0]
+        if any((p.model, p.settings) != (first.model, first.settings) for p in parts):
+            raise FacefindError("Parts indexed with different models cannot be joined.")
+        offsets = np.cumsum([0] + [len(part.photos) for part in parts])
+        described = all(part.photo_embeddings is not None for part in parts)
+        read = all(part.words is not None for part in parts)
+        return replace(
+            first,
+            photos=[photo for part in parts for photo in part.photos],
+            thumbnails=[thumb for part in parts for thumb in part.thumbnails],
+            embeddings=np.concatenate([part.embeddings for part in parts]),
+            face_photo=np.concatenate(
+                [part.face_photo + offset for part, offset in zip(parts, offsets, strict=False)]
+            ).astype(np.int32),
+            boxes=np.concatenate([part.boxes for part in parts]),
+            confidences=np.concatenate([part.confidences for part in parts]),
+            skipped=[item for part in parts for item in part.skipped],
+            photo_embeddings=(
+                np.concatenate([part.photo_embeddings for part in parts]) if described else None
+            ),
+            photo_model=first.photo_model if described else None,
+            words=[words for part in parts for words in part.words or ()] if read else None,
+            word_reader=first.word_reader if read else None,
+        )
 
     # --- the IndexStore interface (store.py): face ids are the rows of the face matrix ---
 

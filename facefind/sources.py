@@ -119,7 +119,7 @@ def open_source(path: str | Path, limits: ArchiveLimits | None = None) -> PhotoS
     if path.is_dir():
         return FolderAlbum(path, limits)
     if not path.is_file():
-        raise ArchiveError(f"There is no folder or file at {path}.")
+        raise ArchiveError(f"Cannot read {path}: there is no folder or file there.")
     return Album(path, limits)  # says what is wrong with a file that is no zip
 
 

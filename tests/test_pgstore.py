@@ -46,6 +46,10 @@ def store_url(postgres) -> str:
     return postgres.get_uri(name)
 
 
+#: A reading's confidence as the reader gives it (float32, as both stores keep it).
+SURE = float(np.float32(0.9))
+
+
 def open_store(url: str, **options):
     from facefind.pgstore import PostgresStore
 
@@ -57,7 +61,7 @@ def test_the_store_answers_as_the_index_file_does(store_url: str) -> None:
     index = type(index)(
         **{
             **index.__dict__,
-            "words": [[Word("1234", (1, 2, 3, 4), 0.9)] if n == 5 else [] for n in range(40)],
+            "words": [[Word("1234", (1, 2, 3, 4), SURE)] if n == 5 else [] for n in range(40)],
             "word_reader": "PP-OCRv4",
         }
     )
@@ -76,7 +80,7 @@ def test_the_store_answers_as_the_index_file_does(store_url: str) -> None:
         p.photos for p in group_people(index).people
     ]
     assert store.photos_with_token("1234") == {5}
-    assert store.words_in(5) == [Word("1234", (1, 2, 3, 4), 0.9)]
+    assert store.words_in(5) == [Word("1234", (1, 2, 3, 4), SURE)]
     assert store.thumbnail(3) == index.thumbnail(3)
     reopened = open_store(store_url)
     assert reopened.face_count == index.face_count, "opening again migrates nothing"
@@ -173,9 +177,9 @@ def test_the_cli_indexes_into_and_searches_a_store(
     args = ["--model", "Dlib", "--no-text", "--no-words"]
     made = facefind("index", str(album), "-o", store_url, *args)
     assert made.returncode == 0, made.stderr
-    assert "3 photos indexed now, 0 were there already" in made.stderr
+    assert "3 photos indexed now, 0 there already: 3 photos" in made.stderr
     again = facefind("index", str(album), "-o", store_url, *args)
-    assert "0 photos indexed now, 3 were there already" in again.stderr
+    assert "0 photos indexed now, 3 there already: 3 photos" in again.stderr
     query = tmp_path / "me.jpg"
     query.write_bytes(all_photos["img5.jpg"])
     found = facefind("search", store_url, "--face", str(query), "--json", "--model", "Dlib")

@@ -59,7 +59,7 @@ def test_several_sources_are_one_album_named_by_source(folder: Path, tmp_path: P
     assert "day2.zip/junk.txt" in {item.name for item in album.skipped}
     with pytest.raises(ArchiveError, match="not a zip archive"):
         open_album([folder / "notes.txt"])
-    with pytest.raises(ArchiveError, match="no folder or file"):
+    with pytest.raises(ArchiveError, match="no folder or file there"):
         open_album([tmp_path / "missing"])
 
 
