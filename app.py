@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 from PIL import ImageOps
 
-from facefind.archive import Album
+from facefind.archive import Album, PhotoSource
 from facefind.builder import IndexBuilder
 from facefind.config import (
     DETECTORS,
@@ -31,6 +31,7 @@ from facefind.config import (
 )
 from facefind.detectors import yuface_installed
 from facefind.errors import FacefindError
+from facefind.event import Event, event_location, open_event
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
 from facefind.index import AlbumIndex
@@ -54,6 +55,7 @@ from facefind.search import (
     stack_embeddings,
 )
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
+from facefind.store import IndexStore
 from facefind.words import WordReader
 from facefind.wordsearch import wearer_search, with_descriptions, word_search
 
@@ -77,6 +79,13 @@ def photo_text_model(name: str) -> PhotoTextModel:
     return PhotoTextModel(name)
 
 
+@st.cache_resource(show_spinner="Opening the event…")
+def shared_event(where: str) -> Event:
+    """The event's store and photos, opened once per server and shared by every session
+    (read-only; nothing of a runner's query is kept in it)."""
+    return open_event(where)
+
+
 # --- the album ---------------------------------------------------------------------------------
 
 
@@ -89,8 +98,8 @@ class LoadedAlbum:
     other sessions."""
 
     key: tuple
-    album: Album
-    index: AlbumIndex
+    album: PhotoSource
+    index: IndexStore
     notices: list[str] = field(default_factory=list)
     seconds: float = 0.0
     query_faces: dict = field(default_factory=dict)  # (picture digest) -> its faces
@@ -294,6 +303,8 @@ def summary(loaded: LoadedAlbum) -> None:
                 rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
                 st.dataframe(rows, hide_index=True, width="stretch")
     stem = str(st.session_state.get("album-name", "album")).rsplit(".", 1)[0]
+    if not isinstance(index, AlbumIndex):  # an uploaded album's index is always one
+        return
     st.sidebar.download_button(
         "Save the index",
         data=lambda: index_file(index),
@@ -857,7 +868,31 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
 # --- page --------------------------------------------------------------------------------------
 
 
+def event_page(where: str) -> None:
+    """An organiser's event: no upload; a runner finds their photos by selfie or bib number.
+    Their query and results live in their own session; the store is shared."""
+    event = shared_event(where)
+    loaded: LoadedAlbum | None = st.session_state.get("album")
+    if loaded is None or loaded.key != ("event", where):
+        loaded = LoadedAlbum(("event", where), event.album, event.store)
+        st.session_state["album"] = loaded
+    st.title("Find your photos")
+    st.write(
+        f"{plural(len(event.store.photos), 'photo')} of this event. Take a selfie or type your "
+        "bib number: your photo is used for this search only and never kept."
+    )
+    faces, words = st.tabs(["Selfie", "Bib number"], key="tab")
+    with faces:
+        face_hits = face_tab(loaded)
+    with words:
+        text_tab(loaded, face_hits)
+
+
 def main() -> None:
+    event = event_location()
+    if event:
+        event_page(event)
+        return
     st.title("facefind")
     upload, settings, uform, read_words = sidebar_and_upload()
     if st.session_state.pop("forgotten", False):

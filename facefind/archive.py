@@ -128,6 +128,9 @@ class PhotoSource:
         """The photo of that name (names are unique: a second copy is skipped); KeyError if none."""
         return self._by_name[name]
 
+    def names(self) -> set[str]:
+        return set(self._by_name)
+
     def zip_of(self, names: Iterable[str]) -> bytes:
         """A new zip of these photos for download: original bytes, names as in the album.
 

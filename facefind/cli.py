@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -37,7 +38,7 @@ from .results import PhotoHit
 from .search import DEFAULT_MIN_SCORE, query_faces, search_faces, stack_embeddings
 from .semantic import DEFAULT_UFORM_MODEL, UFORM_MODEL_ENV, UFORM_MODELS, PhotoTextModel
 from .sources import open_album
-from .store import IndexStore
+from .store import IndexStore, open_store
 from .words import WordReader
 from .wordsearch import wearer_search, with_descriptions, word_search
 
@@ -120,10 +121,16 @@ def run_index(args: argparse.Namespace) -> int:
     progress = None if args.quiet else ProgressPrinter()
     if is_store_url(output) or args.ray:
         return _index_in_parts(output, album, builder, args, progress)
-    index = builder.build(album, progress)
+    index = replace(builder.build(album, progress), sources=_source_paths(args.album))
     index.save(output)
     _say_indexed(index, output)
     return 0
+
+
+def _source_paths(albums: list[str]) -> tuple[str, ...]:
+    """The album's folders and zips as absolute paths, for serving it as an event later. Only
+    several sources are named by their label in photo names; one keeps names as they are."""
+    return tuple(str(Path(album).resolve()) for album in albums)
 
 
 def _say_indexed(index: IndexStore, output: str, added: str = "") -> None:
@@ -148,6 +155,12 @@ def _index_in_parts(output: str, album: PhotoSource, builder: IndexBuilder, args
         from .pgstore import PostgresStore
 
         store: Any = PostgresStore(output)
+        if len(store.sources) and set(store.sources) != set(_source_paths(args.album)):
+            raise FacefindError(
+                "This store was made from other photos "
+                f"({', '.join(store.sources)}): index them into a new database."
+            )
+        store.add_sources(_source_paths(args.album))
     else:
         from .cluster import JoinedParts
 
@@ -160,25 +173,14 @@ def _index_in_parts(output: str, album: PhotoSource, builder: IndexBuilder, args
     else:
         added, before = index_into(store, album, builder, progress)
     if not is_store_url(output):
-        store = AlbumIndex.joined(store.parts)
+        store = replace(AlbumIndex.joined(store.parts), sources=_source_paths(args.album))
         store.save(output)
     _say_indexed(store, output, f"{added} photos indexed now, {before} there already: ")
     return 0
 
 
 def _open_index(where: str, model: str | None = None) -> IndexStore:
-    """An index file, or the store at a postgresql:// URL (the driver is imported only then)."""
-    if not is_store_url(where):
-        return AlbumIndex.load(where, model=model)
-    from .pgstore import PostgresStore
-
-    store = PostgresStore(where)
-    if model and store.face_count and store.model != model:
-        raise FacefindError(
-            f"This store holds faces of the {store.model} model, not {model}: search with "
-            f"--model {store.model}."
-        )
-    return store
+    return open_store(where, model)
 
 
 def run_describe(args: argparse.Namespace) -> int:

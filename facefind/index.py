@@ -70,6 +70,9 @@ class AlbumIndex:
     words: list[list[Word]] | None = None
     word_reader: str | None = None
     version: str = __version__
+    #: Where the photos were read from (folders and zips, absolute), when the user indexed
+    #: them from the command line: an event serves its photos from there. Empty for uploads.
+    sources: tuple[str, ...] = ()
 
     @cached_property
     def word_photos(self) -> dict[str, set[int]]:
@@ -199,6 +202,7 @@ class AlbumIndex:
             "photo_model": self.photo_model,
             "word_reader": self.word_reader,
             "words_read": self.words is not None,
+            "sources": list(self.sources),
         }
         words = [(photo, word) for photo, found in enumerate(self.words or ()) for word in found]
         photo_embeddings = self.photo_embeddings
@@ -313,6 +317,7 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             words=_words_from(meta, data),
             word_reader=meta.get("word_reader"),
             version=meta["facefind"],
+            sources=tuple(meta.get("sources", ())),
         )
     except (KeyError, TypeError) as error:
         raise IndexFileError(f"{path} is damaged: {error} is missing.") from error

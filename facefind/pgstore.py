@@ -17,6 +17,7 @@ a `postgresql://` URL is given: the laptop path never needs a database driver.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from functools import cached_property
@@ -102,8 +103,8 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1}
 
 class PostgresStore:
     """An `IndexStore` (store.py) in PostgreSQL. Photos are numbered in the order they were
-    added; face ids are the database's. One connection, used by one thread at a time (the app
-    shares one store between sessions: `_lock`)."""
+    added; face ids are the database's. One connection per thread (the app shares one store
+    between all browser sessions)."""
 
     def __init__(self, url: str, exact: bool = False) -> None:
         try:
@@ -113,25 +114,38 @@ class PostgresStore:
             raise FacefindError(
                 "A PostgreSQL store needs psycopg and pgvector: pip install 'facefind[cluster]'."
             ) from error
-        import threading
-
         self.url = url
         self.exact = exact
-        self._lock = threading.RLock()
-        try:
-            self._connection = psycopg.connect(url, autocommit=False)
-        except psycopg.Error as error:
-            raise IndexFileError(f"Cannot connect to the store {safe_url(url)}: {error}") from error
-        with self._connection.cursor() as cursor:
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        self._connection.commit()
-        register_vector(self._connection)
+        self._connect, self._register = psycopg.connect, register_vector
+        self._connection_error = psycopg.Error
+        self._local = threading.local()
+        self._connections: list[Any] = []
         self._migrate()
+
+    @property
+    def _connection(self) -> Any:
+        """This thread's connection, made on first use: an event's browser sessions search at
+        once, each on its own thread, without waiting for one another."""
+        connection = getattr(self._local, "connection", None)
+        if connection is None:
+            try:
+                connection = self._connect(self.url, autocommit=False)
+            except self._connection_error as error:
+                raise IndexFileError(
+                    f"Cannot connect to the store {safe_url(self.url)}: {error}"
+                ) from error
+            with connection.cursor() as cursor:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            connection.commit()
+            self._register(connection)
+            self._local.connection = connection
+            self._connections.append(connection)
+        return connection
 
     # --- schema ------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        with self._lock, self._connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS facefind_meta (key text PRIMARY KEY, value jsonb)"
             )
@@ -156,7 +170,7 @@ class PostgresStore:
         )
 
     def _meta(self) -> dict:
-        with self._lock, self._connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute("SELECT key, value FROM facefind_meta")
             found: dict[str, Any] = dict(cursor.fetchall())
         self._connection.commit()
@@ -177,7 +191,7 @@ class PostgresStore:
     def done_photos(self) -> set[str]:
         """Names of the photos already in the store (and the files skipped): what a resumed
         run does not index again."""
-        with self._lock, self._connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute("SELECT name FROM photos UNION ALL SELECT name FROM skipped")
             names = {name for (name,) in cursor.fetchall()}
         self._connection.commit()
@@ -187,9 +201,9 @@ class PostgresStore:
         """Add the photos, faces, words and skipped files of a part of the album (indexed by
         the builder, or by cluster workers), in one transaction: all of it or none."""
         self.check_fits(part.model, part.detector, part.settings)
-        with self._lock, self._connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.execute("SELECT coalesce(max(id) + 1, 0) FROM photos")
-            first = int(cursor.fetchone()[0])  # type: ignore[index]
+            first = int(cursor.fetchone()[0])
             self._put(cursor, "model", part.model)
             self._put(cursor, "detector", part.detector)
             self._put(cursor, "settings", asdict(part.settings))
@@ -216,7 +230,7 @@ class PostgresStore:
                         )
                     )
             cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM faces)")
-            empty = bool(cursor.fetchone()[0])  # type: ignore[index]
+            empty = bool(cursor.fetchone()[0])
             rebuild = empty and part.face_count >= BULK_FACES
             if rebuild:  # a first big load: the HNSW graph built once, after, is much faster
                 cursor.execute("DROP INDEX IF EXISTS faces_embedding")
@@ -266,7 +280,7 @@ class PostgresStore:
 
     def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> None:
         """The UForm vectors of every photo, in photo order (`describe` on a store)."""
-        with self._lock, self._connection.cursor() as cursor:
+        with self._connection.cursor() as cursor:
             cursor.executemany(
                 "UPDATE photos SET vector = %s WHERE id = %s",
                 [(vector.tolist(), number) for number, vector in enumerate(vectors)],
@@ -278,7 +292,7 @@ class PostgresStore:
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         """Rows of one statement, in binary (vectors parse far faster than from text)."""
-        with self._lock, self._connection.cursor(binary=True) as cursor:
+        with self._connection.cursor(binary=True) as cursor:
             cursor.execute(sql, args)
             rows = cursor.fetchall()
         self._connection.commit()
@@ -295,6 +309,17 @@ class PostgresStore:
     @property
     def settings(self) -> FaceSettings:
         return FaceSettings(**self._meta().get("settings", {}))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self._meta().get("sources", ()))
+
+    def add_sources(self, paths: Sequence[str]) -> None:
+        """Record where photos were read from (an event serves them from there)."""
+        known = list(self.sources)
+        with self._connection.cursor() as cursor:
+            self._put(cursor, "sources", known + [p for p in paths if p not in known])
+        self._connection.commit()
 
     @property
     def photo_model(self) -> str | None:
@@ -341,7 +366,7 @@ class PostgresStore:
         distance = 1.0 - float(min_similarity) + 1e-4
         wanted = FIRST_CANDIDATES
         while not self.exact and wanted <= MOST_CANDIDATES:
-            with self._lock, self._connection.cursor(binary=True) as cursor:
+            with self._connection.cursor(binary=True) as cursor:
                 search = min(int(wanted * EF_FACTOR), 1000)
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {search}")
                 cursor.execute(
@@ -394,7 +419,7 @@ class PostgresStore:
     def face_blocks(self, size: int) -> Iterator[FaceRows]:
         last = -1
         while True:
-            with self._lock, self._connection.cursor() as cursor:
+            with self._connection.cursor() as cursor:
                 cursor.execute(
                     "SELECT id FROM faces WHERE id > %s ORDER BY id LIMIT %s", (last, size)
                 )
@@ -438,7 +463,8 @@ class PostgresStore:
         return {str(token): int(count) for token, count in rows}
 
     def close(self) -> None:
-        self._connection.close()
+        for connection in self._connections:
+            connection.close()
 
 
 def _array(vector: Any) -> np.ndarray:

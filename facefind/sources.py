@@ -76,6 +76,8 @@ class FolderAlbum(PhotoSource):
     def read(self, entry: PhotoEntry) -> bytes:
         limit = self.limits.max_file_bytes
         try:
+            if not Path(entry.info).resolve(strict=True).is_relative_to(self.root):
+                raise PhotoError("now a link to a file outside the folder (refused)")
             with open(entry.info, "rb") as handle:
                 data = handle.read(limit + 1)
         except OSError as error:

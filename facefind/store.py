@@ -111,6 +111,10 @@ class IndexStore(Protocol):
     def word_reader(self) -> str | None: ...
     @property
     def face_count(self) -> int: ...
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Where the photos were read from (absolute paths), if known."""
+        ...
 
     def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
         """Every face at least `min_similarity` alike to each query vector (rows of `queries`),
@@ -153,3 +157,23 @@ class IndexStore(Protocol):
     def token_counts(self) -> dict[str, int]:
         """How many photos hold each token (to tell the event's words from one runner's)."""
         ...
+
+
+def open_store(where: str, model: str | None = None) -> IndexStore:
+    """An index file, or the store at a postgresql:// URL (its driver imported only then)."""
+    from .errors import FacefindError
+    from .pgurl import is_store_url
+
+    if not is_store_url(where):
+        from .index import AlbumIndex
+
+        return AlbumIndex.load(where, model=model)
+    from .pgstore import PostgresStore
+
+    store = PostgresStore(where)
+    if model and store.face_count and store.model != model:
+        raise FacefindError(
+            f"This store holds faces of the {store.model} model, not {model}: search with "
+            f"--model {store.model}."
+        )
+    return store

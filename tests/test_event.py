@@ -1,0 +1,83 @@
+"""Event mode: an organiser's indexed event served to its runners with no upload. Several
+browser sessions at once share one loaded store; each sees only its own query and results."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from facefind.errors import FacefindError
+from facefind.event import event_location, open_event
+
+from .builders import facefind, printed_jpeg
+from .test_app import ROOT, shown_photos
+
+
+@pytest.fixture(scope="module")
+def event_index(tmp_path_factory, all_photos: dict[str, bytes]) -> Path:
+    """A race folder indexed from the command line (faces and words), as an organiser does."""
+    root = tmp_path_factory.mktemp("race")
+    photos = root / "photos"
+    photos.mkdir()
+    for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img20.jpg"):
+        (photos / name).write_bytes(all_photos[name])
+    (photos / "bib.jpg").write_bytes(printed_jpeg("4711"))
+    index = root / "race.facefind"
+    made = facefind("index", str(photos), "-o", str(index), "--model", "Dlib", "--no-text")
+    assert made.returncode == 0, made.stderr
+    return index
+
+
+def runner(monkeypatch, event_index: Path) -> AppTest:
+    monkeypatch.setenv("FACEFIND_EVENT", str(event_index))
+    app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)
+    app.run()
+    assert not app.exception, app.exception
+    return app
+
+
+def test_runners_search_at_once_and_never_see_each_others_queries(
+    monkeypatch, event_index: Path, all_photos: dict[str, bytes]
+) -> None:
+    first, second = runner(monkeypatch, event_index), runner(monkeypatch, event_index)
+    assert "5 photos of this event" in first.markdown[0].value
+    labels = [uploader.label.lower() for uploader in first.file_uploader]
+    assert labels and not any("zip" in label or "index" in label for label in labels), labels
+    first.file_uploader(key="query-photos").set_value(
+        ("me.jpg", all_photos["img5.jpg"], "image/jpeg")
+    )
+    first.run()
+    second.text_input[0].input("4711").run()
+    first.run()
+    assert not first.exception and not second.exception
+    assert set(shown_photos(first)) == {"img1.jpg", "img2.jpg"}
+    assert shown_photos(second) == ["bib.jpg"], "the other runner's selfie is not in view"
+    assert first.session_state["album"].index is second.session_state["album"].index, (
+        "one store loaded for every session, not a copy each"
+    )
+    first.button(key="faces-prepare").click().run()
+    _, data = first.session_state["album"].download
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert sorted(archive.namelist()) == ["img1.jpg", "img2.jpg"]
+        assert archive.read("img1.jpg") == all_photos["img1.jpg"]
+    assert second.session_state["album"].download is None
+
+
+def test_an_event_whose_photos_moved_says_so(tmp_path: Path, event_index: Path) -> None:
+    assert event_location(["--event", str(event_index)]) == str(event_index)
+    assert event_location(["--event=x.facefind"]) == "x.facefind"
+    event = open_event(str(event_index))
+    assert len(event.store.photos) == 5
+    moved = tmp_path / "moved.facefind"
+    moved.write_bytes(event_index.read_bytes())
+    source = Path(event.store.sources[0])
+    (source / "img20.jpg").rename(source / "img20.moved")
+    try:
+        with pytest.raises(FacefindError, match="no longer where they were indexed"):
+            open_event(str(moved))
+    finally:
+        (source / "img20.moved").rename(source / "img20.jpg")
