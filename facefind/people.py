@@ -17,7 +17,7 @@ import numpy as np
 from .calibration import ScoreScale
 from .results import FaceHit, PhotoHit
 from .store import FaceRows, IndexStore
-from .vectors import mean_direction
+from .vectors import l2_normalize, mean_direction
 
 #: Links between faces up to this many times the model's verification distance: the steadiest
 #: factor on the labelled albums, whole and with photos left out (docs/accuracy.md, "People");
@@ -63,24 +63,96 @@ def face_links(
     return np.concatenate(links) if links else np.zeros((0, 2), dtype=np.int64)
 
 
-def group_people(index: IndexStore, min_photos: int = 2, factor: float = GROUPING_FACTOR) -> People:
-    """The album's people: groups of faces by Chinese whispers over the face links."""
+def partitioned_links(
+    embeddings: np.ndarray,
+    face_photo: np.ndarray,
+    min_similarity: float,
+    cells: int,
+    probes: int = 3,
+    block: int = BLOCK_ROWS,
+) -> np.ndarray:
+    """The links of `face_links` for albums too big to compare every pair (a million faces):
+    faces are put in `cells` groups around k-means centres (each face in its `probes` nearest,
+    so two alike faces near a border still meet), and compared within their groups only, with
+    exact similarities. Links come out sorted as `face_links` gives them, so Chinese whispers
+    sees the same graph wherever the two agree (tests: the shared albums' people are equal)."""
+    count = len(embeddings)
+    rng = np.random.default_rng(0)
+    centres = embeddings[rng.choice(count, size=min(cells, count), replace=False)].copy()
+    for _ in range(4):  # a few rounds of Lloyd's k-means on the sphere
+        nearest = _nearest_centres(embeddings, centres, 1, block)[:, 0]
+        sums = np.zeros_like(centres)
+        np.add.at(sums, nearest, embeddings)
+        filled = np.linalg.norm(sums, axis=1) > 0
+        centres[filled] = l2_normalize(sums[filled])
+    members = _nearest_centres(embeddings, centres, probes, block)
+    cell_of = members.reshape(-1)
+    face_of = np.repeat(np.arange(count), members.shape[1])
+    order = np.argsort(cell_of, kind="stable")
+    cuts = np.flatnonzero(np.diff(cell_of[order])) + 1
+    links = []
+    for group in np.split(face_of[order], cuts):
+        group = np.sort(group)
+        similarity = embeddings[group] @ embeddings[group].T
+        first, second = np.nonzero(np.triu(similarity >= min_similarity, k=1))
+        first, second = group[first], group[second]
+        keep = face_photo[first] != face_photo[second]
+        links.append(np.stack([first[keep], second[keep]], axis=1))
+    if not links:
+        return np.zeros((0, 2), dtype=np.int64)
+    return np.unique(np.concatenate(links), axis=0)
+
+
+def _nearest_centres(
+    embeddings: np.ndarray, centres: np.ndarray, probes: int, block: int
+) -> np.ndarray:
+    """Each face's `probes` most similar centres, (m, probes)."""
+    found = []
+    probes = min(probes, len(centres))
+    for start in range(0, len(embeddings), block):
+        similarity = embeddings[start : start + block] @ centres.T
+        found.append(np.argpartition(-similarity, probes - 1, axis=1)[:, :probes])
+    return np.concatenate(found)
+
+
+#: Up to this many faces every pair is compared (blocked matrix products, exact); above it the
+#: links come from `partitioned_links` with about sqrt(faces) cells (docs/performance.md).
+EXACT_LINKS_UP_TO = 50_000
+
+
+def group_people(
+    index: IndexStore,
+    min_photos: int = 2,
+    factor: float = GROUPING_FACTOR,
+    cells: int | None = None,
+) -> People:
+    """The album's people: groups of faces by Chinese whispers over the face links (every pair
+    compared, or, above EXACT_LINKS_UP_TO faces or with `cells`, within partitions)."""
     import dlib
 
     count = index.face_count
     if count == 0:
         return People((), 0)
     everyone = _all_faces(index)
-    distance = ScoreScale(index.model).threshold * factor
-    links = face_links(everyone.vectors, everyone.photos, 1.0 - distance)
+    similar = 1.0 - ScoreScale(index.model).threshold * factor
+    if cells is None and count > EXACT_LINKS_UP_TO:
+        cells = int(np.sqrt(count))
+    if cells:
+        links = partitioned_links(everyone.vectors, everyone.photos, similar, cells)
+    else:
+        links = face_links(everyone.vectors, everyone.photos, similar)
     edges = [(i, i) for i in range(count)] + [(int(i), int(j)) for i, j in links]
     labels = np.asarray(dlib.chinese_whispers(edges))
+    order = np.argsort(labels, kind="stable")
+    groups = np.split(order, np.flatnonzero(np.diff(labels[order])) + 1)
     people = []
-    for label in np.unique(labels):
-        faces = one_face_per_photo(index, everyone.ids[labels == label])
-        photos = tuple(sorted({int(photo) for photo in index.faces(faces).photos}))
+    for positions in groups:
+        if len(positions) < min_photos:  # fewer faces than photos asked for: never shown
+            continue
+        faces = one_face_per_photo(_rows(everyone, positions))
+        photos = tuple(sorted({int(photo) for photo in faces.photos}))
         if len(photos) >= min_photos:
-            people.append(Person(tuple(int(f) for f in faces), photos, clearest_face(index, faces)))
+            people.append(Person(tuple(int(f) for f in faces.ids), photos, clearest_face(faces)))
     people.sort(key=lambda person: (-len(person.photos), person.photos))
     numbered = [replace(person, id=number) for number, person in enumerate(people, start=1)]
     shown = sum(len(person.faces) for person in numbered)
@@ -91,25 +163,35 @@ def _all_faces(index: IndexStore) -> FaceRows:
     return FaceRows.joined(list(index.face_blocks(BLOCK_ROWS)))
 
 
-def one_face_per_photo(index: IndexStore, faces: np.ndarray) -> np.ndarray:
+def _rows(faces: FaceRows, positions: np.ndarray) -> FaceRows:
+    """Some of the rows, in id order."""
+    positions = positions[np.argsort(faces.ids[positions], kind="stable")]
+    return FaceRows(
+        faces.ids[positions],
+        faces.photos[positions],
+        faces.boxes[positions],
+        faces.confidences[positions],
+        faces.vectors[positions],
+    )
+
+
+def one_face_per_photo(rows: FaceRows) -> FaceRows:
     """The group's faces with at most one per photo: the one closest to the group's mean.
 
     Two faces of one photo are never linked, but Chinese whispers can still join them through
     faces of other photos (a mirror reflection, twins, a poster of the same person); a person's
     page shows a photo once, with the face that is most surely theirs. The others are left out
     of the person (counted with `others`)."""
-    rows = index.faces(faces)
-    if len(np.unique(rows.photos)) == len(faces):
-        return faces
+    if len(np.unique(rows.photos)) == len(rows):
+        return rows
     centre = rows.vectors.mean(axis=0)
     closest_first = np.argsort(-(rows.vectors @ centre), kind="stable")
     _, first = np.unique(rows.photos[closest_first], return_index=True)
-    return np.sort(rows.ids[closest_first[first]])
+    return _rows(rows, closest_first[first])
 
 
-def clearest_face(index: IndexStore, faces: np.ndarray) -> int:
+def clearest_face(rows: FaceRows) -> int:
     """The face to show for a person: the largest of those the detector is surest of."""
-    rows = index.faces(faces)
     sure = rows.confidences >= np.median(rows.confidences)
     areas = rows.boxes[sure, 2].astype(np.int64) * rows.boxes[sure, 3]
     return int(rows.ids[sure][int(np.argmax(areas))])
@@ -145,7 +227,7 @@ def without_photo(index: IndexStore, people: People, person_id: int, photo: int)
         removed = len(person.faces) - len(faces)
         if faces:
             photos = tuple(p for p in person.photos if p != photo)
-            face = person.face if person.face in faces else clearest_face(index, np.array(faces))
+            face = person.face if person.face in faces else clearest_face(index.faces(faces))
             kept.append(Person(faces, photos, face, person.id))
     return People(_most_photos_first(kept), people.others + removed)
 

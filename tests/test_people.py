@@ -9,7 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from facefind.index import AlbumIndex
-from facefind.people import face_links, group_people, merge, person_hits, without_photo
+from facefind.people import (
+    face_links,
+    group_people,
+    merge,
+    partitioned_links,
+    person_hits,
+    without_photo,
+)
 from facefind.vectors import l2_normalize
 
 from .builders import face_index, facefind
@@ -134,3 +141,24 @@ def test_not_this_person_takes_one_photo_from_them(album_index: AlbumIndex) -> N
     assert photo not in again.photos and set(again.photos) == set(person.photos) - {photo}
     assert corrected.others == people.others + 1
     assert [p for p in corrected.people if p.id != person.id] == list(people.people[1:])
+
+
+def test_people_from_partitioned_links_equal_every_pair_compared(
+    album_index: AlbumIndex, faces_dir
+) -> None:
+    """The links of a million-face event come from comparisons within k-means partitions; on
+    the shared albums they give exactly the people every pair gives."""
+    from facefind.builder import build_index
+    from facefind.sources import open_album
+
+    from .conftest import TEST_SETTINGS
+
+    people2 = build_index(open_album([faces_dir.parent / "albums" / "people2"]), TEST_SETTINGS)
+    for index in (album_index, people2):
+        exact = group_people(index)
+        assert len(exact.people) >= 9
+        for cells in (4, 10):
+            assert group_people(index, cells=cells) == exact, cells
+    whole = face_links(album_index.embeddings, album_index.face_photo, 0.93)
+    parted = partitioned_links(album_index.embeddings, album_index.face_photo, 0.93, cells=6)
+    assert parted.tolist() == whole.tolist()
