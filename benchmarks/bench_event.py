@@ -17,16 +17,16 @@ import json
 import os
 import resource
 import sys
-import tempfile
 import time
-import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_search import synthetic_index  # noqa: E402
+from pg_database import database  # noqa: E402
 
 from facefind.calibration import ScoreScale  # noqa: E402
 from facefind.search import search_faces  # noqa: E402
@@ -41,34 +41,8 @@ def rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--faces", type=int, default=100_000)
-    parser.add_argument("--runners", type=int, default=20)
-    parser.add_argument("--searches", type=int, default=10)
-    parser.add_argument("--pg", action="store_true", help="PostgreSQL (pgserver) store")
-    parser.add_argument("--url", help="an existing PostgreSQL database")
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-
-    rng = np.random.default_rng(0)
-    people = l2_normalize(rng.standard_normal((5, 128), dtype=np.float32))
-    index = synthetic_index(args.faces, people, rng)
-    store, server, kind = index, None, "npz in memory"
-    if args.pg or args.url:
-        from facefind.pgstore import PostgresStore
-
-        url = args.url
-        if url is None:
-            import pgserver
-
-            server = pgserver.get_server(tempfile.mkdtemp(prefix="ffpg"), cleanup_mode="delete")
-            name = f"event_{uuid.uuid4().hex[:8]}"
-            server.psql(f"CREATE DATABASE {name};")
-            url = server.get_uri(name)
-        store = PostgresStore(url)
-        store.add(index)
-        kind = "PostgreSQL + pgvector"
+def run_runners(store, kind: str, people: np.ndarray, args, rng) -> dict:
+    """`args.runners` threads searching the one store at once, `args.searches` times each."""
     scale = ScoreScale("Dlib")
     queries = [
         l2_normalize(people[n % 5] + 0.02 * rng.standard_normal(128, dtype=np.float32))
@@ -84,34 +58,56 @@ def main() -> int:
             assert len(hits) >= 80, "every runner finds their planted photos"
         return times
 
-    try:
-        one_runner(queries[0])  # warm up (connections, caches)
-        before = rss_mib()
-        errors = 0
-        times: list[float] = []
-        started = time.perf_counter()
-        with ThreadPoolExecutor(args.runners) as pool:
-            for future in [pool.submit(one_runner, query) for query in queries]:
-                try:
-                    times += future.result()
-                except Exception:
-                    errors += 1
-        wall = time.perf_counter() - started
-        report = {
-            "store": kind,
-            "faces": args.faces,
-            "runners": args.runners,
-            "searches": len(times),
-            "errors": errors,
-            "median_ms": round(float(np.median(times)), 1),
-            "p95_ms": round(float(np.percentile(times, 95)), 1),
-            "searches_per_s": round(len(times) / wall, 1),
-            "rss_before_mib": round(before, 1),
-            "rss_after_mib": round(rss_mib(), 1),
-        }
-    finally:
-        if server is not None:
-            server.cleanup()
+    one_runner(queries[0])  # warm up (connections, caches)
+    before = rss_mib()
+    errors = 0
+    times: list[float] = []
+    started = time.perf_counter()
+    with ThreadPoolExecutor(args.runners) as pool:
+        for future in [pool.submit(one_runner, query) for query in queries]:
+            try:
+                times += future.result()
+            except Exception:
+                errors += 1
+    wall = time.perf_counter() - started
+    report = {
+        "store": kind,
+        "faces": args.faces,
+        "runners": args.runners,
+        "searches": len(times),
+        "errors": errors,
+        "median_ms": round(float(np.median(times)), 1),
+        "p95_ms": round(float(np.percentile(times, 95)), 1),
+        "searches_per_s": round(len(times) / wall, 1),
+        "rss_before_mib": round(before, 1),
+        "rss_after_mib": round(rss_mib(), 1),
+    }
+    return report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--faces", type=int, default=100_000)
+    parser.add_argument("--runners", type=int, default=20)
+    parser.add_argument("--searches", type=int, default=10)
+    parser.add_argument("--pg", action="store_true", help="PostgreSQL (pgserver) store")
+    parser.add_argument("--url", help="an existing PostgreSQL database")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    people = l2_normalize(rng.standard_normal((5, 128), dtype=np.float32))
+    index = synthetic_index(args.faces, people, rng)
+    with ExitStack() as stack:
+        store, kind = index, "npz in memory"
+        if args.pg or args.url:
+            from facefind.pgstore import PostgresStore
+
+            store = PostgresStore(stack.enter_context(database(args.url)))
+            stack.callback(store.close)
+            store.add(index)
+            kind = "PostgreSQL + pgvector"
+        report = run_runners(store, kind, people, args, rng)
     if args.json:
         print(json.dumps(report))
     else:

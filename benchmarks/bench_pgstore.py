@@ -17,15 +17,14 @@ import argparse
 import json
 import os
 import sys
-import tempfile
 import time
-import uuid
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from bench_search import synthetic_index  # noqa: E402
+from pg_database import database  # noqa: E402
 
 from facefind.calibration import ScoreScale  # noqa: E402
 from facefind.search import search_faces  # noqa: E402
@@ -59,16 +58,7 @@ def main() -> int:
     rng = np.random.default_rng(0)
     people = l2_normalize(rng.standard_normal((5, 128), dtype=np.float32))
     index = synthetic_index(args.faces, people, rng)
-    server = None
-    url = args.url
-    if url is None:
-        import pgserver
-
-        server = pgserver.get_server(tempfile.mkdtemp(prefix="ffpg"), cleanup_mode="delete")
-        name = f"bench_{uuid.uuid4().hex[:8]}"
-        server.psql(f"CREATE DATABASE {name};")
-        url = server.get_uri(name)
-    try:
+    with database(args.url) as url:
         started = time.perf_counter()
         store = PostgresStore(url)
         store.add(index)
@@ -94,9 +84,8 @@ def main() -> int:
             slow = {hit.name for hit in search_faces(index, query, scale=scale)}
             equal += fast == slow
         report["same_photos_as_exact"] = f"{equal}/{args.queries}"
-    finally:
-        if server is not None:
-            server.cleanup()
+        store.close()
+        exact.close()
     if args.json:
         print(json.dumps(report))
     else:
