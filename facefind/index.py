@@ -128,18 +128,21 @@ class AlbumIndex:
     def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
         """Exact: one matrix product over every face, in blocks, so memory stays bounded."""
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
-        faces, which, similarity = [], [], []
+        parts = []
         for start in range(0, self.face_count, FACE_BLOCK):
             block = self.embeddings[start : start + FACE_BLOCK] @ queries.T
             rows, columns = np.nonzero(block >= min_similarity)
-            faces.append(rows + start)
-            which.append(columns)
-            similarity.append(block[rows, columns])
-        if not faces:
-            return FaceMatches(
-                np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
+            faces = rows + start
+            parts.append(
+                FaceMatches(
+                    faces,
+                    columns,
+                    block[rows, columns],
+                    self.face_photo[faces],
+                    self.embeddings[faces],
+                )
             )
-        return FaceMatches(np.concatenate(faces), np.concatenate(which), np.concatenate(similarity))
+        return FaceMatches.joined(parts)
 
     def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
         rows = np.asarray(ids, dtype=np.int64).reshape(-1)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
@@ -43,6 +44,8 @@ HNSW_EF_CONSTRUCTION = 64
 #: searches `EF_FACTOR` times as many as it returns (pgvector's `hnsw.ef_search`, at most
 #: 1000): a denser search, so that a face near many others is not left out.
 FIRST_CANDIDATES = 100
+#: Query vectors (people, and their expanded queries) searched at once, one connection each.
+QUERY_THREADS = 4
 MOST_CANDIDATES = 400
 EF_FACTOR = 2.5
 
@@ -121,6 +124,11 @@ class PostgresStore:
         self._local = threading.local()
         self._connections: list[Any] = []
         self._migrate()
+
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads that ask for the candidates of several query vectors at once."""
+        return ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="facefind-pg")
 
     @property
     def _connection(self) -> Any:
@@ -344,60 +352,53 @@ class PostgresStore:
 
     def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
-        faces, which, similarity = [], [], []
-        for number, query in enumerate(queries):
-            ids, vectors = self._candidates(query, min_similarity)
-            exact = vectors @ query  # the exact re-check, as the .npz store computes it
+        # each query vector on its own connection at once: PostgreSQL runs one backend each
+        found = list(self._pool.map(lambda query: self._candidates(query, min_similarity), queries))
+        parts = []
+        for number, (query, rows) in enumerate(zip(queries, found, strict=True)):
+            exact = rows.vectors @ query  # the exact re-check, as the .npz store computes it
             keep = exact >= min_similarity
-            faces.append(ids[keep])
-            which.append(np.full(int(keep.sum()), number, dtype=np.int64))
-            similarity.append(exact[keep])
-        if not faces:
-            nothing = np.zeros(0, np.int64)
-            return FaceMatches(nothing, nothing, np.zeros(0, np.float32))
-        return FaceMatches(np.concatenate(faces), np.concatenate(which), np.concatenate(similarity))
+            parts.append(
+                FaceMatches(
+                    rows.ids[keep],
+                    np.full(int(keep.sum()), number, dtype=np.int64),
+                    exact[keep],
+                    rows.photos[keep],
+                    rows.vectors[keep],
+                )
+            )
+        return FaceMatches.joined(parts)
 
-    def _candidates(
-        self, query: np.ndarray, min_similarity: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Ids and vectors of the faces that may pass: HNSW's nearest, widened until the last
-        one is below the bar, else (more than MOST_CANDIDATES above it) the exact scan's."""
+    def _candidates(self, query: np.ndarray, min_similarity: float) -> FaceRows:
+        """The faces that may pass: HNSW's nearest, widened until the last one is below the
+        bar, else (more than MOST_CANDIDATES above it) the exact scan's."""
         # a margin for the database's own float rounding; the re-check is exact
         distance = 1.0 - float(min_similarity) + 1e-4
         wanted = FIRST_CANDIDATES
+        columns = "id, photo, box, confidence, embedding"
         while not self.exact and wanted <= MOST_CANDIDATES:
             with self._connection.cursor(binary=True) as cursor:
                 search = min(int(wanted * EF_FACTOR), 1000)
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {search}")
                 cursor.execute(
-                    "SELECT id, embedding <=> %s, embedding FROM faces "
+                    f"SELECT {columns}, embedding <=> %s FROM faces "
                     "ORDER BY embedding <=> %s LIMIT %s",
                     (query, query, wanted),
                 )
                 rows = cursor.fetchall()
             self._connection.commit()
-            if len(rows) < wanted or rows[-1][1] > distance:
-                return _ids_and_vectors([(i, v) for i, found, v in rows if found <= distance])
+            if len(rows) < wanted or rows[-1][-1] > distance:
+                return _face_rows([row[:-1] for row in rows if row[-1] <= distance])
             wanted *= 2
-        rows = self._query(
-            "SELECT id, embedding FROM faces WHERE embedding <=> %s <= %s", (query, distance)
-        )
-        return _ids_and_vectors(rows)
+        return self._face_rows("embedding <=> %s <= %s", (query, distance))
 
     def _face_rows(self, where: str, args: Sequence[object]) -> FaceRows:
-        rows = self._query(
-            f"SELECT id, photo, box, confidence, embedding FROM faces WHERE {where} ORDER BY id",
-            args,
-        )
-        if not rows:
-            return FaceRows.empty()
-        ids, photos, boxes, confidences, vectors = zip(*rows, strict=True)
-        return FaceRows(
-            np.array(ids, dtype=np.int64),
-            np.array(photos, dtype=np.int32),
-            np.array(boxes, dtype=np.int32).reshape(-1, 4),
-            np.array(confidences, dtype=np.float32),
-            np.stack([_array(vector) for vector in vectors]).astype(np.float32),
+        return _face_rows(
+            self._query(
+                f"SELECT id, photo, box, confidence, embedding FROM faces WHERE {where} "
+                "ORDER BY id",
+                args,
+            )
         )
 
     def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
@@ -463,6 +464,8 @@ class PostgresStore:
         return {str(token): int(count) for token, count in rows}
 
     def close(self) -> None:
+        if "_pool" in self.__dict__:
+            self._pool.shutdown()
         for connection in self._connections:
             connection.close()
 
@@ -472,8 +475,15 @@ def _array(vector: Any) -> np.ndarray:
     return vector.to_numpy() if hasattr(vector, "to_numpy") else np.asarray(vector)
 
 
-def _ids_and_vectors(rows: Sequence[tuple]) -> tuple[np.ndarray, np.ndarray]:
+def _face_rows(rows: Sequence[tuple]) -> FaceRows:
+    """(id, photo, box, confidence, embedding) rows as FaceRows."""
     if not rows:
-        return np.zeros(0, np.int64), np.zeros((0, EMBEDDING_SIZE), np.float32)
-    ids = np.array([row[0] for row in rows], dtype=np.int64)
-    return ids, np.stack([_array(row[1]) for row in rows]).astype(np.float32)
+        return FaceRows.empty()
+    ids, photos, boxes, confidences, vectors = zip(*rows, strict=True)
+    return FaceRows(
+        np.array(ids, dtype=np.int64),
+        np.array(photos, dtype=np.int32),
+        np.array(boxes, dtype=np.int32).reshape(-1, 4),
+        np.array(confidences, dtype=np.float32),
+        np.stack([_array(vector) for vector in vectors]).astype(np.float32),
+    )

@@ -58,13 +58,13 @@ def search_faces(
     cut = scale.similarity_at(float(min_score))
     sure = scale.similarity_at(SURE_SCORE)
     found = store.faces_above(queries, min(cut, sure))
-    centres = expanded_queries(store, queries, found, sure) if expand else None
-    passing = found.faces[found.similarity >= cut]
+    centres = expanded_queries(found, queries, sure) if expand else None
+    photos = found.photos[found.similarity >= cut]
     if centres is not None:
-        passing = np.concatenate([passing, store.faces_above(centres, cut).faces])
-    if not len(passing):
+        photos = np.concatenate([photos, store.faces_above(centres, cut).photos])
+    if not len(photos):
         return []
-    faces = store.faces_in(np.unique(store.faces(np.unique(passing)).photos))
+    faces = store.faces_in(np.unique(photos))
     similarity = faces.vectors @ queries.T  # (faces of those photos, n)
     if centres is not None:
         similarity = np.maximum(similarity, faces.vectors @ centres.T)
@@ -78,9 +78,8 @@ def search_faces(
 
 
 def expanded_queries(
-    store: IndexStore,
-    queries: np.ndarray,
     found: FaceMatches,
+    queries: np.ndarray,
     sure: float,
     most: int = EXPAND_FACES,
 ) -> np.ndarray:
@@ -95,10 +94,11 @@ def expanded_queries(
     """
     centres = queries.astype(np.float32, copy=True)
     for person in range(len(queries)):
-        faces, similarity = found.of_query(person)
-        sure_faces = faces[similarity >= sure][:most]
+        positions = found.of_query(person)
+        sure_faces = positions[found.similarity[positions] >= sure][:most]
         if len(sure_faces):
-            centres[person] += store.faces(np.sort(sure_faces)).vectors.mean(axis=0)
+            in_face_order = sure_faces[np.argsort(found.faces[sure_faces], kind="stable")]
+            centres[person] += found.vectors[in_face_order].mean(axis=0)
     return l2_normalize(centres)
 
 

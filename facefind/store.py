@@ -76,19 +76,35 @@ class FaceRows:
 @dataclass(frozen=True)
 class FaceMatches:
     """Faces at least as similar as a bar to some query vectors: one entry per (face, query)
-    pair that passed, with its cosine similarity, computed exactly."""
+    pair that passed, with its cosine similarity, computed exactly, and the face's photo and
+    vector (what a search needs next, without asking the store again)."""
 
     faces: np.ndarray
     queries: np.ndarray
     similarity: np.ndarray
+    photos: np.ndarray
+    vectors: np.ndarray
 
-    def of_query(self, query: int) -> tuple[np.ndarray, np.ndarray]:
-        """The faces that passed for one query and their similarities, most similar first
-        (ties in face order)."""
-        mine = self.queries == query
-        faces, similarity = self.faces[mine], self.similarity[mine]
-        order = np.lexsort((faces, -similarity))
-        return faces[order], similarity[order]
+    @classmethod
+    def joined(cls, parts: Sequence[FaceMatches]) -> FaceMatches:
+        if not parts:
+            return cls(
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.float32),
+                np.zeros(0, np.int32),
+                np.zeros((0, EMBEDDING_SIZE), np.float32),
+            )
+        return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _MATCH_FIELDS))
+
+    def of_query(self, query: int) -> np.ndarray:
+        """Positions of the faces that passed for one query, most similar first (ties in face
+        order)."""
+        mine = np.flatnonzero(self.queries == query)
+        return mine[np.lexsort((self.faces[mine], -self.similarity[mine]))]
+
+
+_MATCH_FIELDS = ("faces", "queries", "similarity", "photos", "vectors")
 
 
 class IndexStore(Protocol):

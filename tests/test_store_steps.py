@@ -82,7 +82,13 @@ class ShuffledStore:
         found = self.base.faces_above(queries, min_similarity)
         ids = np.array([self.id_of[int(row)] for row in found.faces], dtype=np.int64)
         order = np.random.default_rng(1).permutation(len(ids))  # in no particular order
-        return FaceMatches(ids[order], found.queries[order], found.similarity[order])
+        return FaceMatches(
+            ids[order],
+            found.queries[order],
+            found.similarity[order],
+            found.photos[order],
+            found.vectors[order],
+        )
 
     def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
         rows = self._rows(np.array([self.by_id[int(i)] for i in ids], dtype=np.int64))
