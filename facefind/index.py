@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import tempfile
+import threading
 import zipfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -41,6 +42,10 @@ OLDEST_READABLE_FORMAT = 2
 log = logging.getLogger("facefind")
 #: Faces compared with the queries at a time: (block, n) similarities, never (m, n) at once.
 FACE_BLOCK = 65536
+#: One big matrix product at a time in this process: each already uses every core (OpenBLAS),
+#: and many at once from the threads of an event's sessions fight over the cores and run
+#: 30x slower in all (bench_event.py: 7 searches/s without it).
+_PRODUCT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,8 @@ class AlbumIndex:
         queries = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
         parts = []
         for start in range(0, self.face_count, FACE_BLOCK):
-            block = self.embeddings[start : start + FACE_BLOCK] @ queries.T
+            with _PRODUCT_LOCK:
+                block = self.embeddings[start : start + FACE_BLOCK] @ queries.T
             rows, columns = np.nonzero(block >= min_similarity)
             faces = rows + start
             parts.append(
