@@ -290,6 +290,8 @@ def run_people(args: argparse.Namespace) -> int:
     if args.export:
         if args.album_zip and not is_index_file(args.album_zip[0]):
             album = _open_album(args.album_zip)
+        elif album is None and index.sources:  # indexed from the command line: from there
+            album = _open_album(list(index.sources))
         elif args.album_zip or album is None:  # an index file: its photos are not in it
             raise FacefindError(
                 "--export needs the album's photos: give its zip or folder with --album-zip."

@@ -186,3 +186,28 @@ def test_the_cli_indexes_into_and_searches_a_store(
     assert found.returncode == 0, found.stderr
     names = [hit["photo"] for hit in json.loads(found.stdout)["results"]]
     assert names and set(names) == {"img1.jpg", "img2.jpg"}
+
+
+def test_people_of_an_event_store_are_exported_from_where_the_photos_are(
+    store_url: str, tmp_path: Path, all_photos: dict[str, bytes]
+) -> None:
+    folder = tmp_path / "event"
+    folder.mkdir()
+    for name in ("img1.jpg", "img2.jpg", "img5.jpg", "img16.jpg"):
+        (folder / name).write_bytes(all_photos[name])
+    args = ["--model", "Dlib", "--no-text", "--no-words"]
+    assert facefind("index", str(folder), "-o", store_url, *args).returncode == 0
+    out = tmp_path / "everyone.zip"
+    people = facefind("people", store_url, "--json", "--export", str(out), "--model", "Dlib")
+    assert people.returncode == 0, people.stderr
+    report = json.loads(people.stdout)
+    assert sorted(report["people"][0]["photos"]) == ["img1.jpg", "img2.jpg", "img5.jpg"]
+    import zipfile
+
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == [
+            "person-01/img1.jpg",
+            "person-01/img2.jpg",
+            "person-01/img5.jpg",
+        ]
+        assert archive.read("person-01/img1.jpg") == all_photos["img1.jpg"]
