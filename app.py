@@ -12,7 +12,7 @@ import io
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import streamlit as st
 from PIL import ImageOps
@@ -37,6 +37,7 @@ from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, per
 from facefind.index import AlbumIndex
 from facefind.people import (
     People,
+    PeopleNotes,
     Person,
     group_people,
     merge,
@@ -246,12 +247,21 @@ def open_saved(upload, saved) -> LoadedAlbum:
         )
     notices = [f"Opened the saved index {saved.name}: nothing was indexed again."]
     loaded = LoadedAlbum(key, album, index, notices)
+    notes = index.people_notes and PeopleNotes.from_json(
+        index.people_notes, index.face_count, len(index.photos)
+    )
+    if notes:  # the names, merges and corrections saved with it
+        loaded.people, loaded.names, loaded.hidden = notes.people, notes.names, set(notes.hidden)
     st.session_state["album"] = loaded
     return loaded
 
 
-def index_file(index: AlbumIndex) -> bytes:
-    """The index as a .facefind file, made when the user saves it."""
+def index_file(loaded: LoadedAlbum, index: AlbumIndex) -> bytes:
+    """The index as a .facefind file, made when the user saves it, with their People work
+    (names, merges, corrections, hidden people) when there is some."""
+    if loaded.people is not None:
+        notes = PeopleNotes(loaded.people, dict(loaded.names), frozenset(loaded.hidden))
+        index = replace(index, people_notes=notes.to_json())
     buffer = io.BytesIO()
     index.save(buffer)
     return buffer.getvalue()
@@ -307,7 +317,7 @@ def summary(loaded: LoadedAlbum) -> None:
         return
     st.sidebar.download_button(
         "Save the index",
-        data=lambda: index_file(index),
+        data=lambda: index_file(loaded, index),
         file_name=f"{slug(stem)}.facefind",
         mime="application/octet-stream",
         help="Open it later with the same album and nothing is indexed again. It holds the "

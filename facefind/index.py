@@ -78,6 +78,9 @@ class AlbumIndex:
     #: Where the photos were read from (folders and zips, absolute), when the user indexed
     #: them from the command line: an event serves its photos from there. Empty for uploads.
     sources: tuple[str, ...] = ()
+    #: The user's People work (people.PeopleNotes as JSON), saved only when the user saves
+    #: the index from the app; None otherwise.
+    people_notes: dict | None = None
 
     @cached_property
     def word_photos(self) -> dict[str, set[int]]:
@@ -212,6 +215,7 @@ class AlbumIndex:
             "word_reader": self.word_reader,
             "words_read": self.words is not None,
             "sources": list(self.sources),
+            "people_notes": self.people_notes,
         }
         words = [(photo, word) for photo, found in enumerate(self.words or ()) for word in found]
         photo_embeddings = self.photo_embeddings
@@ -327,6 +331,7 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             word_reader=meta.get("word_reader"),
             version=meta["facefind"],
             sources=tuple(meta.get("sources", ())),
+            people_notes=meta.get("people_notes"),
         )
     except (KeyError, TypeError) as error:
         raise IndexFileError(f"{path} is damaged: {error} is missing.") from error

@@ -63,6 +63,55 @@ def face_links(
     return np.concatenate(links) if links else np.zeros((0, 2), dtype=np.int64)
 
 
+@dataclass(frozen=True)
+class PeopleNotes:
+    """The user's work on an album's People: the people as merged and corrected, the names
+    given and the people hidden. Kept for the session, and in a saved index only when the user
+    saves it (`AlbumIndex.people_notes`, plain JSON)."""
+
+    people: People
+    names: dict[int, str]
+    hidden: frozenset[int]
+
+    def to_json(self) -> dict:
+        return {
+            "people": [
+                {"id": p.id, "faces": list(p.faces), "photos": list(p.photos), "face": p.face}
+                for p in self.people.people
+            ],
+            "others": self.people.others,
+            "names": {str(number): name for number, name in self.names.items()},
+            "hidden": sorted(self.hidden),
+        }
+
+    @classmethod
+    def from_json(cls, data: dict, faces: int, photos: int) -> PeopleNotes | None:
+        """The notes saved with an index, or None where they do not fit it (damaged)."""
+        try:
+            people = tuple(
+                Person(
+                    tuple(int(f) for f in p["faces"]),
+                    tuple(int(n) for n in p["photos"]),
+                    int(p["face"]),
+                    int(p["id"]),
+                )
+                for p in data["people"]
+            )
+            notes = cls(
+                People(people, int(data["others"])),
+                {int(number): str(name) for number, name in data["names"].items()},
+                frozenset(int(number) for number in data["hidden"]),
+            )
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return None
+        fits = all(
+            all(0 <= face < faces for face in person.faces)
+            and all(0 <= photo < photos for photo in person.photos)
+            for person in people
+        )
+        return notes if fits else None
+
+
 def partitioned_links(
     embeddings: np.ndarray,
     face_photo: np.ndarray,

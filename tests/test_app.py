@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -414,6 +415,27 @@ def test_a_person_can_be_named_hidden_and_corrected(album_files, saved_index) ->
     assert not [button for button in app.button if button.key == "person-1"]
     app.button(key="unhide-1").click().run()
     assert app.button(key="person-1").label == "4 photos"
+
+
+def test_names_and_corrections_come_back_with_a_saved_index(album_files, saved_index) -> None:
+    """What the user did in People (a name, a photo taken from a person, a hidden person) is
+    in the index they save, and comes back when they open it with the album."""
+    from facefind.index import AlbumIndex
+    from facefind.people import PeopleNotes, group_people, without_photo
+
+    index = AlbumIndex.load(io.BytesIO(saved_index))
+    people = group_people(index, min_photos=1)
+    couple = index.photo_id("race/couple.jpg")
+    people = without_photo(index, people, 1, couple)
+    notes = PeopleNotes(people, {1: "Anna Nowak"}, frozenset({2}))
+    buffer = io.BytesIO()
+    replace(index, people_notes=notes.to_json()).save(buffer)
+    app = start_app()
+    open_indexed(app, album_files, buffer.getvalue())
+    assert app.button(key="person-1").label == "3 photos", "the correction came back"
+    assert not [button for button in app.button if button.key == "person-2"], "still hidden"
+    app.button(key="person-1").click().run()
+    assert any("Anna Nowak · 3 photos" in header.value for header in app.subheader)
 
 
 def test_two_people_can_be_merged_for_this_session_after_saying_yes(all_photos) -> None:
