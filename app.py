@@ -120,7 +120,15 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
         with st.expander("Settings"):
             st.caption("Changing any of these indexes the album again.")
             defaults = FaceSettings()
-            model = st.selectbox("Face model", FACE_MODELS, index=FACE_MODELS.index(defaults.model))
+            if "face-model-in-effect" in st.session_state:  # the choice could not be had
+                st.session_state["face-model"] = st.session_state.pop("face-model-in-effect")
+            model = st.selectbox(
+                "Face model",
+                FACE_MODELS,
+                index=FACE_MODELS.index(defaults.model),
+                key="face-model",
+                on_change=lambda: st.session_state.pop("settings-notices", None),
+            )
             detector = st.selectbox(
                 "Face detector",
                 DETECTORS,
@@ -208,9 +216,13 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     if saved is not None:
         return open_saved(upload, saved)
     embedder = face_embedder(settings)
-    for notice in embedder.notices:  # in view, not folded: the choice did not take effect
-        st.sidebar.warning(notice)
     in_effect = embedder.in_effect
+    if in_effect.model != settings.model:  # say so, and show the model in effect in Settings
+        st.session_state["settings-notices"] = list(embedder.notices)
+        st.session_state["face-model-in-effect"] = in_effect.model
+        st.rerun()
+    for notice in st.session_state.get("settings-notices", []) + embedder.notices:
+        st.sidebar.warning(notice)  # in view, not folded: the choice did not take effect
     key = album_key(upload, in_effect, uform, read_words)
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:

@@ -229,6 +229,7 @@ def test_a_choice_that_cannot_be_had_is_said_and_indexes_nothing_again(
     app.sidebar.selectbox[0].set_value("Facenet").run()
     assert not app.exception
     assert any("Facenet face model is not available" in w.value for w in app.sidebar.warning)
+    assert app.sidebar.selectbox[0].value == "Dlib", "Settings show the model in effect"
     assert app.session_state["album"] is indexed, "nothing indexed again for nothing"
     assert any("In use: the Dlib face model" in c.value for c in app.sidebar.caption)
 
