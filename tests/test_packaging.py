@@ -60,3 +60,18 @@ def test_the_fetch_script_derives_the_shared_identities(faces_dir: Path) -> None
     with open(faces_dir / "identities.csv", newline="") as handle:
         assert derived == {row["file"]: row["person"] for row in csv.DictReader(handle)}
     assert {path.name for path in faces_dir.iterdir()} - set(FILES) == {"identities.csv"}
+
+
+def test_the_laptop_path_imports_no_database_driver_and_no_cluster() -> None:
+    """Ray, psycopg and pgvector are for an event (facefind[cluster]): indexing and searching
+    an album zip, and the app's modules, never import them."""
+    code = (
+        "import sys, facefind.cli, facefind.builder, facefind.search, facefind.people, "
+        "facefind.event, facefind.sources, facefind.store\n"
+        "print(sorted(m for m in ('ray', 'psycopg', 'pgvector', 'pgserver') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
