@@ -108,3 +108,21 @@ def tiny_uform(tmp_path_factory) -> Path:
     from .tiny_uform import build_tiny_uform
 
     return build_tiny_uform(tmp_path_factory.mktemp("tiny-uform"))
+
+
+@pytest.fixture(scope="session")
+def event_index(tmp_path_factory, all_photos: dict[str, bytes]) -> Path:
+    """A race folder indexed from the command line (faces and words), as an organiser does:
+    person01 in img1 and img2, two other people, a bib reading 4711."""
+    from .builders import facefind, printed_jpeg
+
+    root = tmp_path_factory.mktemp("race")
+    photos = root / "photos"
+    photos.mkdir()
+    for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img20.jpg"):
+        (photos / name).write_bytes(all_photos[name])
+    (photos / "bib.jpg").write_bytes(printed_jpeg("4711"))
+    index = root / "race.facefind"
+    made = facefind("index", str(photos), "-o", str(index), "--model", "Dlib", "--no-text")
+    assert made.returncode == 0, made.stderr
+    return index

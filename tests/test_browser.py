@@ -38,11 +38,10 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def app_url(tmp_path_factory, tiny_uform: Path):
+@contextlib.contextmanager
+def streamlit_server(log: Path, env: dict[str, str]):
+    """`streamlit run app.py` on a free local port with these environment variables; its URL."""
     port = free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
-    env = {**os.environ, "FACEFIND_UFORM_MODEL": str(tiny_uform), "PYTHONPATH": str(ROOT)}
     with open(log, "wb") as output:
         server = subprocess.Popen(
             [
@@ -59,7 +58,7 @@ def app_url(tmp_path_factory, tiny_uform: Path):
                 "127.0.0.1",
             ],
             cwd=ROOT,
-            env=env,
+            env={**os.environ, "PYTHONPATH": str(ROOT), **env},
             stdout=output,
             stderr=subprocess.STDOUT,
         )
@@ -81,6 +80,13 @@ def app_url(tmp_path_factory, tiny_uform: Path):
             server.wait(timeout=30)
 
 
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory, tiny_uform: Path):
+    log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    with streamlit_server(log, {"FACEFIND_UFORM_MODEL": str(tiny_uform)}) as url:
+        yield url
+
+
 def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_path: Path) -> None:
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     album = tmp_path / "data.zip"
@@ -97,18 +103,7 @@ def test_upload_search_and_download_in_chromium(app_url: str, all_photos, tmp_pa
 @contextlib.contextmanager
 def browser_page(playwright, height: int, failure_picture: str):
     """A page of Debian's Chromium, 1280 px wide; on failure, a screenshot in test-artifacts/."""
-    browser = playwright.chromium.launch(
-        executable_path=CHROMIUM,
-        args=[
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-        ],
-    )
+    browser = launch_chromium(playwright)
     page = browser.new_page(viewport={"width": 1280, "height": height}, accept_downloads=True)
     page.set_default_timeout(120_000)
     try:
@@ -120,6 +115,21 @@ def browser_page(playwright, height: int, failure_picture: str):
         raise
     finally:
         browser.close()
+
+
+def launch_chromium(playwright):
+    return playwright.chromium.launch(
+        executable_path=CHROMIUM,
+        args=[
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ],
+    )
 
 
 def test_a_second_album_with_the_same_names_downloads_its_own_photos(
@@ -236,7 +246,7 @@ RESULTS_SHOWN = """() => {
     const status = document.querySelector('[data-testid="stStatusWidget"]');
     if (status && status.innerText.includes('Running')) return false;
     const heading = [...document.querySelectorAll('strong')]
-        .map(element => element.innerText).find(text => /^[0-9]+ photos$/.test(text));
+        .map(element => element.innerText).find(text => /^[0-9]+ photos?$/.test(text));
     if (!heading) return false;
     const count = parseInt(heading);
     const captions = document.querySelectorAll('[data-testid="stImageCaption"]');
@@ -257,3 +267,40 @@ def wait_until_idle(page) -> None:
         " || !document.querySelector('[data-testid=\"stStatusWidget\"]')"
         ".innerText.includes('Running')"
     )
+
+
+def test_an_event_serves_two_runners_at_once_each_their_own_photos(
+    tmp_path: Path, event_index: Path, all_photos
+) -> None:
+    """Event mode on a real server: two browsers at once, one searching by selfie and one by
+    bib number; each sees only its own results, and nothing offers an album upload."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    selfie = tmp_path / "me.jpg"
+    selfie.write_bytes(all_photos["img5.jpg"])
+    log = tmp_path / "streamlit.log"
+    with streamlit_server(log, {"FACEFIND_EVENT": str(event_index)}) as url:
+        with sync_api.sync_playwright() as playwright:
+            browser = launch_chromium(playwright)
+            try:
+                first, second = (browser.new_context().new_page() for _ in range(2))
+                for page in (first, second):
+                    page.set_default_timeout(120_000)
+                    page.goto(url)
+                    page.get_by_text("photos of this event").wait_for()
+                    assert page.get_by_text("Upload the zip").count() == 0
+                upload_queries(first, selfie)
+                second.get_by_role("tab", name="Bib number").click()
+                second.get_by_role("textbox").first.fill("4711")
+                second.keyboard.press("Enter")
+                for page in (first, second):
+                    wait_for_results(page)
+                assert result_names(first) == {"img1.jpg", "img2.jpg"}
+                assert result_names(second) == {"bib.jpg"}
+            finally:
+                browser.close()
+
+
+def result_names(page) -> set[str]:
+    """The photos shown as results (captions read 'NN% · name', then why a text hit matched)."""
+    captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
+    return {caption.split(" · ")[1] for caption in captions if " · " in caption}

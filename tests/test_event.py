@@ -13,23 +13,7 @@ from streamlit.testing.v1 import AppTest
 from facefind.errors import FacefindError
 from facefind.event import event_location, open_event
 
-from .builders import facefind, printed_jpeg
 from .test_app import ROOT, shown_photos
-
-
-@pytest.fixture(scope="module")
-def event_index(tmp_path_factory, all_photos: dict[str, bytes]) -> Path:
-    """A race folder indexed from the command line (faces and words), as an organiser does."""
-    root = tmp_path_factory.mktemp("race")
-    photos = root / "photos"
-    photos.mkdir()
-    for name in ("img1.jpg", "img2.jpg", "img16.jpg", "img20.jpg"):
-        (photos / name).write_bytes(all_photos[name])
-    (photos / "bib.jpg").write_bytes(printed_jpeg("4711"))
-    index = root / "race.facefind"
-    made = facefind("index", str(photos), "-o", str(index), "--model", "Dlib", "--no-text")
-    assert made.returncode == 0, made.stderr
-    return index
 
 
 def runner(monkeypatch, event_index: Path) -> AppTest:
