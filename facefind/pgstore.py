@@ -17,9 +17,11 @@ a `postgresql://` URL is given: the laptop path never needs a database driver.
 from __future__ import annotations
 
 import json
+import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
@@ -46,6 +48,8 @@ HNSW_EF_CONSTRUCTION = 64
 FIRST_CANDIDATES = 100
 #: Query vectors (people, and their expanded queries) searched at once, one connection each.
 QUERY_THREADS = 4
+#: Connections a store holds open at most (PostgreSQL's default limit is 100 for everyone).
+MAX_CONNECTIONS = 8
 MOST_CANDIDATES = 400
 EF_FACTOR = 2.5
 
@@ -106,8 +110,8 @@ MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1}
 
 class PostgresStore:
     """An `IndexStore` (store.py) in PostgreSQL. Photos are numbered in the order they were
-    added; face ids are the database's. One connection per thread (the app shares one store
-    between all browser sessions)."""
+    added; face ids are the database's. A few connections, each borrowed for one transaction
+    (the app shares one store between all browser sessions)."""
 
     def __init__(self, url: str, exact: bool = False) -> None:
         try:
@@ -121,7 +125,8 @@ class PostgresStore:
         self.exact = exact
         self._connect, self._register = psycopg.connect, register_vector
         self._connection_error = psycopg.Error
-        self._local = threading.local()
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._connections: list[Any] = []
         self._migrate()
 
@@ -130,30 +135,48 @@ class PostgresStore:
         """Threads that ask for the candidates of several query vectors at once."""
         return ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="facefind-pg")
 
-    @property
-    def _connection(self) -> Any:
-        """This thread's connection, made on first use: an event's browser sessions search at
-        once, each on its own thread, without waiting for one another."""
-        connection = getattr(self._local, "connection", None)
-        if connection is None:
+    @contextmanager
+    def _cursor(self, binary: bool = False) -> Iterator[Any]:
+        """A cursor on a connection borrowed for one transaction (committed at the end, rolled
+        back on an error) and given back: an event's browser sessions search at once, at most
+        MAX_CONNECTIONS at a time, however many threads Streamlit runs them on."""
+        with self._slots:
             try:
-                connection = self._connect(self.url, autocommit=False)
-            except self._connection_error as error:
-                raise IndexFileError(
-                    f"Cannot connect to the store {safe_url(self.url)}: {error}"
-                ) from error
-            with connection.cursor() as cursor:
-                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            connection.commit()
-            self._register(connection)
-            self._local.connection = connection
-            self._connections.append(connection)
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                connection = self._new_connection()
+            try:
+                with connection.cursor(binary=binary) as cursor:
+                    yield cursor
+                connection.commit()
+            except BaseException:
+                if not connection.closed:
+                    connection.rollback()
+                raise
+            finally:
+                if connection.closed:
+                    self._connections.remove(connection)
+                else:
+                    self._idle.put(connection)
+
+    def _new_connection(self) -> Any:
+        try:
+            connection = self._connect(self.url, autocommit=False)
+        except self._connection_error as error:
+            raise IndexFileError(
+                f"Cannot connect to the store {safe_url(self.url)}: {error}"
+            ) from error
+        with connection.cursor() as cursor:
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        connection.commit()
+        self._register(connection)
+        self._connections.append(connection)
         return connection
 
     # --- schema ------------------------------------------------------------------------------
 
     def _migrate(self) -> None:
-        with self._connection.cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute(
                 "CREATE TABLE IF NOT EXISTS facefind_meta (key text PRIMARY KEY, value jsonb)"
             )
@@ -168,7 +191,6 @@ class PostgresStore:
             for step in range(version, SCHEMA_VERSION):
                 MIGRATIONS[step](cursor)
             self._put(cursor, "schema", SCHEMA_VERSION)
-        self._connection.commit()
 
     def _put(self, cursor: Any, key: str, value: object) -> None:
         cursor.execute(
@@ -178,10 +200,9 @@ class PostgresStore:
         )
 
     def _meta(self) -> dict:
-        with self._connection.cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute("SELECT key, value FROM facefind_meta")
             found: dict[str, Any] = dict(cursor.fetchall())
-        self._connection.commit()
         return found
 
     # --- writing -----------------------------------------------------------------------------
@@ -199,17 +220,16 @@ class PostgresStore:
     def done_photos(self) -> set[str]:
         """Names of the photos already in the store (and the files skipped): what a resumed
         run does not index again."""
-        with self._connection.cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute("SELECT name FROM photos UNION ALL SELECT name FROM skipped")
             names = {name for (name,) in cursor.fetchall()}
-        self._connection.commit()
         return names
 
     def add(self, part: AlbumIndex) -> None:
         """Add the photos, faces, words and skipped files of a part of the album (indexed by
         the builder, or by cluster workers), in one transaction: all of it or none."""
         self.check_fits(part.model, part.detector, part.settings)
-        with self._connection.cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.execute("SELECT coalesce(max(id) + 1, 0) FROM photos")
             first = int(cursor.fetchone()[0])
             self._put(cursor, "model", part.model)
@@ -263,7 +283,6 @@ class PostgresStore:
                 "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
                 [(item.name, item.reason) for item in part.skipped],
             )
-        self._connection.commit()
         for counted in ("photos", "face_count"):  # read again on next use
             self.__dict__.pop(counted, None)
 
@@ -288,22 +307,20 @@ class PostgresStore:
 
     def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> None:
         """The UForm vectors of every photo, in photo order (`describe` on a store)."""
-        with self._connection.cursor() as cursor:
+        with self._cursor() as cursor:
             cursor.executemany(
                 "UPDATE photos SET vector = %s WHERE id = %s",
                 [(vector.tolist(), number) for number, vector in enumerate(vectors)],
             )
             self._put(cursor, "photo_model", photo_model)
-        self._connection.commit()
 
     # --- the IndexStore interface --------------------------------------------------------------
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         """Rows of one statement, in binary (vectors parse far faster than from text)."""
-        with self._connection.cursor(binary=True) as cursor:
+        with self._cursor(binary=True) as cursor:
             cursor.execute(sql, args)
             rows = cursor.fetchall()
-        self._connection.commit()
         return rows
 
     @property
@@ -325,9 +342,8 @@ class PostgresStore:
     def add_sources(self, paths: Sequence[str]) -> None:
         """Record where photos were read from (an event serves them from there)."""
         known = list(self.sources)
-        with self._connection.cursor() as cursor:
+        with self._cursor() as cursor:
             self._put(cursor, "sources", known + [p for p in paths if p not in known])
-        self._connection.commit()
 
     @property
     def photo_model(self) -> str | None:
@@ -377,7 +393,7 @@ class PostgresStore:
         wanted = FIRST_CANDIDATES
         columns = "id, photo, box, confidence, embedding"
         while not self.exact and wanted <= MOST_CANDIDATES:
-            with self._connection.cursor(binary=True) as cursor:
+            with self._cursor(binary=True) as cursor:
                 search = min(int(wanted * EF_FACTOR), 1000)
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {search}")
                 cursor.execute(
@@ -386,7 +402,6 @@ class PostgresStore:
                     (query, query, wanted),
                 )
                 rows = cursor.fetchall()
-            self._connection.commit()
             if len(rows) < wanted or rows[-1][-1] > distance:
                 return _face_rows([row[:-1] for row in rows if row[-1] <= distance])
             wanted *= 2
@@ -420,12 +435,11 @@ class PostgresStore:
     def face_blocks(self, size: int) -> Iterator[FaceRows]:
         last = -1
         while True:
-            with self._connection.cursor() as cursor:
+            with self._cursor() as cursor:
                 cursor.execute(
                     "SELECT id FROM faces WHERE id > %s ORDER BY id LIMIT %s", (last, size)
                 )
                 ids = [row[0] for row in cursor.fetchall()]
-            self._connection.commit()
             if not ids:
                 return
             yield self.faces(ids)

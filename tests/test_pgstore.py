@@ -84,13 +84,18 @@ def test_the_store_answers_as_the_index_file_does(store_url: str) -> None:
     assert store.thumbnail(3) == index.thumbnail(3)
     reopened = open_store(store_url)
     assert reopened.face_count == index.face_count, "opening again migrates nothing"
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(16) as threads:  # many sessions' threads, a few connections
+        found = list(threads.map(lambda _: len(search_faces(store, person)), range(64)))
+    assert set(found) == {len(search_faces(index, person))}
+    assert len(store._connections) <= 8
 
 
 def test_a_store_of_a_newer_schema_is_refused_with_what_to_do(store_url: str) -> None:
     store = open_store(store_url)
-    with store._connection.cursor() as cursor:
+    with store._cursor() as cursor:  # as a newer facefind would have left it
         cursor.execute("UPDATE facefind_meta SET value = '99' WHERE key = 'schema'")
-    store._connection.commit()
     with pytest.raises(IndexFileError, match="newer facefind"):
         open_store(store_url)
 
