@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -304,3 +305,53 @@ def result_names(page) -> set[str]:
     """The photos shown as results (captions read 'NN% · name', then why a text hit matched)."""
     captions = page.locator("[data-testid='stImageCaption']").all_inner_texts()
     return {caption.split(" · ")[1] for caption in captions if " · " in caption}
+
+
+def test_on_a_phone_people_read_most_photos_first_and_a_person_opens_in_view(
+    app_url: str, all_photos, tmp_path: Path
+) -> None:
+    """390x844: the album upload is on the page (no sidebar to find), the wall reads
+    most-photos-first in the order a phone stacks it, choosing a person shows their photos on
+    screen without scrolling, and the larger view fits the screen."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    album = tmp_path / "data.zip"
+    names = PERSON01 + OTHERS + ["couple.jpg", "img4.jpg", "img7.jpg", "img17.jpg"]
+    album.write_bytes(zip_bytes({f"race/{name}": all_photos[name] for name in names}))
+    with sync_api.sync_playwright() as playwright:
+        browser = launch_chromium(playwright)
+        try:
+            page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True)
+            page.set_default_timeout(120_000)
+            page.goto(app_url)
+            upload_album(page, album)  # the uploader is in the page itself
+            page.get_by_role("tab", name="People").click()
+            buttons = page.get_by_role("button", name=PHOTO_COUNT)
+            buttons.first.wait_for()
+            counts = [int(label.split()[0]) for label in buttons.all_inner_texts()]
+            assert len(counts) >= 3 and counts == sorted(counts, reverse=True), counts
+            buttons.first.click()
+            heading = page.get_by_text(f"Person 1 · {counts[0]} photos")
+            heading.wait_for()
+            wait_for_results(page)
+            box = heading.bounding_box()
+            assert box is not None and 0 <= box["y"] < 844, "the person's page is in view"
+            first_photo = page.locator("[data-testid='stImage'] img").first.bounding_box()
+            assert first_photo is not None and first_photo["y"] < 844, "a photo is on screen"
+            if os.environ.get("FACEFIND_SCREENSHOT"):
+                page.screenshot(path=str(ROOT / "docs" / "people-phone.png"))
+            page.get_by_role("button", name="Larger").first.click()
+            picture = page.get_by_role("dialog").locator("img").first
+            picture.wait_for()
+            frame = picture.bounding_box()
+            assert frame is not None and frame["x"] >= 0 and frame["x"] + frame["width"] <= 390
+        except Exception:
+            artifacts = ROOT / "test-artifacts"
+            artifacts.mkdir(exist_ok=True)
+            page.screenshot(path=str(artifacts / "browser-phone.png"), full_page=True)
+            raise
+        finally:
+            browser.close()
+
+
+#: The People wall's buttons: "1 photo", "12 photos".
+PHOTO_COUNT = re.compile(r"^\d+ photos?$")
