@@ -712,8 +712,10 @@ def person_label(loaded: LoadedAlbum, person: Person) -> str:
 
 
 def choose_person(loaded: LoadedAlbum, person_id: int | None) -> None:
-    """Before the rerun: open a person's page (None: back to everyone)."""
+    """Before the rerun: open a person's page (None: back to everyone), on the People tab
+    whatever the browser's tab was when the click left it."""
     loaded.person = person_id
+    st.session_state["tab"] = "People"
 
 
 def change_people(loaded: LoadedAlbum, people: People) -> None:
@@ -931,7 +933,10 @@ def main() -> None:
     loaded = load_album(upload, settings, uform, read_words)
     summary(loaded)
     # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on
-    faces, words, everyone = st.tabs(["Face search", "Text search", "People"], key="tab")
+    # the tab in use is the server's (rerun on a change), so an action can open its own tab
+    faces, words, everyone = st.tabs(
+        ["Face search", "Text search", "People"], key="tab", on_change="rerun"
+    )
     with faces:
         face_hits = face_tab(loaded)
     with words:
