@@ -250,8 +250,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
     st.session_state.pop("album", None)
     album = Album(upload.getvalue())
     index = AlbumIndex.load(io.BytesIO(saved.getvalue()))
-    in_zip = {entry.name for entry in album.photos}
-    missing = [info.name for info in index.photos if info.name not in in_zip]
+    missing = album.missing(info.name for info in index.photos)
     if missing:
         raise FacefindError(
             f"This index was made from another album: {missing[0]} is not in {upload.name}. "

@@ -128,8 +128,10 @@ class PhotoSource:
         """The photo of that name (names are unique: a second copy is skipped); KeyError if none."""
         return self._by_name[name]
 
-    def names(self) -> set[str]:
-        return set(self._by_name)
+    def missing(self, names: Iterable[str]) -> list[str]:
+        """Those of these photo names that this source does not hold (in the order given):
+        how an index is checked against the album it is opened with."""
+        return [name for name in names if name not in self._by_name]
 
     def zip_of(self, names: Iterable[str]) -> bytes:
         """A new zip of these photos for download: original bytes, names as in the album.

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import numpy as np
 
@@ -25,9 +25,6 @@ from .face_process import FaceEmbeddingProcess
 from .faces import Box, FaceEmbedder
 from .index import AlbumIndex, PhotoInfo
 from .progress import Progress
-
-if TYPE_CHECKING:
-    from .pgstore import PostgresStore
 from .semantic import PhotoTextModel
 from .sources import PartOfAlbum
 from .steps import AnalysedPhoto, AnalysePhoto, EmbedPhotos, prepare_for_uform
@@ -331,8 +328,23 @@ def build_index(
 STORE_CHUNK = 256
 
 
+class PartsStore(Protocol):
+    """Where an index made in parts goes, each part as soon as it is done (a PostgresStore,
+    or cluster.JoinedParts); the names it holds are not indexed again."""
+
+    def done_photos(self) -> set[str]: ...
+    def add(self, part: AlbumIndex) -> None: ...
+
+
+def still_to_index(store: PartsStore, album: PhotoSource) -> tuple[list[PhotoEntry], list[Skipped]]:
+    """The album's photos, and the files it skipped, that the store does not hold yet."""
+    done = store.done_photos()
+    pending = [entry for entry in album if entry.name not in done]
+    return pending, [item for item in album.skipped if item.name not in done]
+
+
 def index_into(
-    store: PostgresStore,
+    store: PartsStore,
     album: PhotoSource,
     builder: IndexBuilder,
     progress: Progress | None = None,
@@ -341,9 +353,7 @@ def index_into(
     """Index the photos of `album` that the store does not hold yet, `chunk` at a time, each
     chunk written as soon as it is done: a run stopped part way continues where it stopped and
     embeds no finished photo again. Returns (photos indexed now, photos already there)."""
-    done = store.done_photos()
-    pending = [entry for entry in album if entry.name not in done]
-    skipped = [item for item in album.skipped if item.name not in done]
+    pending, skipped = still_to_index(store, album)
     total = len(pending)
     for start in range(0, total, chunk):
         part = PartOfAlbum(album, pending[start : start + chunk], skipped if start == 0 else ())

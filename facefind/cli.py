@@ -16,7 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .archive import PhotoSource
@@ -41,6 +41,9 @@ from .sources import open_album
 from .store import IndexStore, open_store
 from .words import WordReader
 from .wordsearch import wearer_search, with_descriptions, word_search
+
+if TYPE_CHECKING:
+    from .pgstore import PostgresStore
 
 
 class ProgressPrinter:
@@ -87,16 +90,16 @@ def _open_album(paths: str | list[str]) -> PhotoSource:
     return open_album([paths] if isinstance(paths, str) else paths)
 
 
-def _index_album(
-    album: PhotoSource,
-    embedder: FaceEmbedder,
-    photo_model: PhotoTextModel | None,
-    args: argparse.Namespace,
-) -> AlbumIndex:
-    progress = None if args.quiet else ProgressPrinter()
+def _builder(
+    embedder: FaceEmbedder, photo_model: PhotoTextModel | None, args: argparse.Namespace
+) -> IndexBuilder:
+    """The indexer for the user's choices (words read unless --no-words)."""
     reader = None if args.no_words else WordReader()
-    builder = IndexBuilder(embedder, photo_model, notify=_notify, word_reader=reader)
-    return builder.build(album, progress)
+    return IndexBuilder(embedder, photo_model, notify=_notify, word_reader=reader)
+
+
+def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
+    return None if args.quiet else ProgressPrinter()
 
 
 def _index_path(album: str) -> str:
@@ -114,11 +117,8 @@ def run_index(args: argparse.Namespace) -> int:
         raise FacefindError("With several folders or zips, name the index to write: -o FILE.")
     output = args.output or _index_path(args.album[0])
     album = _open_album(args.album)
-    reader = None if args.no_words else WordReader()
-    builder = IndexBuilder(
-        _embedder(_face_settings(args)), photo_model, notify=_notify, word_reader=reader
-    )
-    progress = None if args.quiet else ProgressPrinter()
+    builder = _builder(_embedder(_face_settings(args)), photo_model, args)
+    progress = _progress(args)
     if is_store_url(output) or args.ray:
         return _index_in_parts(output, album, builder, args, progress)
     index = replace(builder.build(album, progress), sources=_source_paths(args.album))
@@ -128,8 +128,7 @@ def run_index(args: argparse.Namespace) -> int:
 
 
 def _source_paths(albums: list[str]) -> tuple[str, ...]:
-    """The album's folders and zips as absolute paths, for serving it as an event later. Only
-    several sources are named by their label in photo names; one keeps names as they are."""
+    """The album's folders and zips as absolute paths, for serving it as an event later."""
     return tuple(str(Path(album).resolve()) for album in albums)
 
 
@@ -146,24 +145,32 @@ def _say_indexed(index: IndexStore, output: str, added: str = "") -> None:
     _report_skipped(index)
 
 
-def _index_in_parts(output: str, album: PhotoSource, builder: IndexBuilder, args, progress) -> int:
+def _index_in_parts(
+    output: str,
+    album: PhotoSource,
+    builder: IndexBuilder,
+    args: argparse.Namespace,
+    progress: ProgressPrinter | None,
+) -> int:
     """Into a database store, chunk by chunk, each written when done (a second run continues
     where a stopped one stopped); and/or on a Ray cluster (--ray)."""
     from .builder import index_into
+    from .cluster import JoinedParts
 
+    sources = _source_paths(args.album)
+    store: PostgresStore | JoinedParts
     if is_store_url(output):
         from .pgstore import PostgresStore
 
-        store: Any = PostgresStore(output)
-        if len(store.sources) and set(store.sources) != set(_source_paths(args.album)):
+        store = PostgresStore(output)
+        known = store.sources
+        if known and set(known) != set(sources):
             raise FacefindError(
-                "This store was made from other photos "
-                f"({', '.join(store.sources)}): index them into a new database."
+                f"This store was made from other photos ({', '.join(known)}): index them "
+                "into a new database."
             )
-        store.add_sources(_source_paths(args.album))
+        store.add_sources(sources)
     else:
-        from .cluster import JoinedParts
-
         store = JoinedParts([])
     if args.ray:
         from .cluster import connect, index_on_ray
@@ -172,15 +179,14 @@ def _index_in_parts(output: str, album: PhotoSource, builder: IndexBuilder, args
         added, before = index_on_ray(ray, album, builder, store, args.workers, progress)
     else:
         added, before = index_into(store, album, builder, progress)
-    if not is_store_url(output):
-        store = replace(AlbumIndex.joined(store.parts), sources=_source_paths(args.album))
-        store.save(output)
-    _say_indexed(store, output, f"{added} photos indexed now, {before} there already: ")
+    said = f"{added} photos indexed now, {before} there already: "
+    if isinstance(store, JoinedParts):  # --ray into a file: the parts as one .npz
+        joined = replace(AlbumIndex.joined(store.parts), sources=sources)
+        joined.save(output)
+        _say_indexed(joined, output, said)
+    else:
+        _say_indexed(store, output, said)
     return 0
-
-
-def _open_index(where: str, model: str | None = None) -> IndexStore:
-    return open_store(where, model)
 
 
 def run_describe(args: argparse.Namespace) -> int:
@@ -210,7 +216,7 @@ def _load_or_index(args: argparse.Namespace) -> tuple[IndexStore, FaceEmbedder, 
     """The index, from an index file or a database store, or by indexing the album (then also
     the album, for whatever else needs its photos)."""
     if is_store_url(args.album) or is_index_file(args.album):
-        index = _open_index(args.album, args.model)
+        index = open_store(args.album, args.model)
         if args.detector and args.detector != index.detector:
             _notify(
                 f"the index was made with the {index.detector} detector; "
@@ -220,7 +226,7 @@ def _load_or_index(args: argparse.Namespace) -> tuple[IndexStore, FaceEmbedder, 
     embedder = _embedder(_face_settings(args))
     photo_model = _usable_text_model(args.uform_model) if args.text else None
     album = _open_album(args.album)
-    return _index_album(album, embedder, photo_model, args), embedder, album
+    return _builder(embedder, photo_model, args).build(album, _progress(args)), embedder, album
 
 
 def _usable_text_model(name: str | None) -> PhotoTextModel | None:

@@ -10,14 +10,13 @@ photos a store holds are not sent again. Only this module imports Ray, and only 
 
 from __future__ import annotations
 
-import logging
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Protocol
+from typing import Any
 
 from .archive import PhotoEntry, PhotoSource, Skipped
-from .builder import IndexBuilder
+from .builder import IndexBuilder, PartsStore, still_to_index
 from .config import ImageLimits, IndexingSettings
 from .errors import FacefindError, PhotoError
 from .faces import FaceEmbedder
@@ -26,17 +25,9 @@ from .progress import Progress
 from .semantic import PhotoTextModel
 from .words import WordReader
 
-log = logging.getLogger("facefind")
 #: Photos sent to a worker at a time: large enough to batch the face model, small enough that
 #: an interrupted run loses little and the workers finish together.
 CLUSTER_CHUNK = 16
-
-
-class PartsStore(Protocol):
-    """Where parts of the index go as they arrive (a PostgresStore, or `JoinedParts`)."""
-
-    def done_photos(self) -> set[str]: ...
-    def add(self, part: AlbumIndex) -> None: ...
 
 
 @dataclass
@@ -122,8 +113,7 @@ def index_on_ray(
     """Index the album's photos the store does not hold yet on `workers` actors (default: one
     per CPU of the cluster), adding each chunk's index to the store as it arrives. Returns
     (photos indexed now, photos already there)."""
-    done = store.done_photos()
-    pending = [entry for entry in album if entry.name not in done]
+    pending, skipped = still_to_index(store, album)
     if not pending:
         return 0, len(album)
     builder.embedder.load()  # the settings in effect, resolved once here, travel to the workers
@@ -135,7 +125,7 @@ def index_on_ray(
         )
         for _ in range(min(count, -(-len(pending) // chunk)))
     ]
-    run = _Run(ray, store, [item for item in album.skipped if item.name not in done], progress)
+    run = _Run(ray, store, skipped, progress)
     try:
         for turn, (photos, unreadable) in enumerate(_chunks(album, pending, chunk)):
             run.skipped += unreadable
@@ -164,7 +154,9 @@ def index_on_ray(
 class _Run:
     """The chunks in flight, and what has been written so far."""
 
-    def __init__(self, ray: Any, store: PartsStore, skipped: list[Skipped], progress) -> None:
+    def __init__(
+        self, ray: Any, store: PartsStore, skipped: list[Skipped], progress: Progress | None
+    ) -> None:
         self.ray, self.store, self.skipped, self.progress = ray, store, skipped, progress
         self.in_flight: dict[Any, int] = {}
         self.finished = 0

@@ -49,7 +49,7 @@ def open_event(where: str) -> Event:
             "with `facefind index PHOTOS... -o STORE`, then serve that store."
         )
     album = open_album(list(store.sources))
-    missing = [photo.name for photo in store.photos if photo.name not in album.names()]
+    missing = album.missing(photo.name for photo in store.photos)
     if missing:
         raise FacefindError(
             f"{len(missing)} of the event's photos are no longer where they were indexed "

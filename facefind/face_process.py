@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .faces import FaceEmbedder, embed_crops
+from .faces import FaceEmbedder
 
 log = logging.getLogger("facefind")
 
@@ -225,8 +225,10 @@ def _close_quietly(stream: BinaryIO) -> None:
 def serve(model_name: str, requests: BinaryIO, replies: BinaryIO) -> None:
     """The helper's loop: a list of crops in, (True, embeddings) or (False, why) out."""
     from .runtime import deepface
+    from .steps import EmbedFaces
 
     deepface().build_model(model_name, task="facial_recognition")
+    embed = EmbedFaces(model_name)
     while True:
         try:
             crops = pickle.load(requests)
@@ -234,7 +236,7 @@ def serve(model_name: str, requests: BinaryIO, replies: BinaryIO) -> None:
             return
         reply: tuple[bool, object]
         try:
-            reply = (True, embed_crops(crops, model_name))
+            reply = (True, embed(crops))
         except Exception as error:
             reply = (False, f"{type(error).__name__}: {error}")
         pickle.dump(reply, replies, protocol=pickle.HIGHEST_PROTOCOL)

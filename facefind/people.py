@@ -214,14 +214,7 @@ def _all_faces(index: IndexStore) -> FaceRows:
 
 def _rows(faces: FaceRows, positions: np.ndarray) -> FaceRows:
     """Some of the rows, in id order."""
-    positions = positions[np.argsort(faces.ids[positions], kind="stable")]
-    return FaceRows(
-        faces.ids[positions],
-        faces.photos[positions],
-        faces.boxes[positions],
-        faces.confidences[positions],
-        faces.vectors[positions],
-    )
+    return faces.take(positions[np.argsort(faces.ids[positions], kind="stable")])
 
 
 def one_face_per_photo(rows: FaceRows) -> FaceRows:

@@ -199,11 +199,8 @@ class PostgresStore:
             (key, json.dumps(value)),
         )
 
-    def _meta(self) -> dict:
-        with self._cursor() as cursor:
-            cursor.execute("SELECT key, value FROM facefind_meta")
-            found: dict[str, Any] = dict(cursor.fetchall())
-        return found
+    def _meta(self) -> dict[str, Any]:
+        return dict(self._query("SELECT key, value FROM facefind_meta"))
 
     # --- writing -----------------------------------------------------------------------------
 
@@ -220,10 +217,10 @@ class PostgresStore:
     def done_photos(self) -> set[str]:
         """Names of the photos already in the store (and the files skipped): what a resumed
         run does not index again."""
-        with self._cursor() as cursor:
-            cursor.execute("SELECT name FROM photos UNION ALL SELECT name FROM skipped")
-            names = {name for (name,) in cursor.fetchall()}
-        return names
+        return {
+            name
+            for (name,) in self._query("SELECT name FROM photos UNION SELECT name FROM skipped")
+        }
 
     def add(self, part: AlbumIndex) -> None:
         """Add the photos, faces, words and skipped files of a part of the album (indexed by
@@ -407,11 +404,11 @@ class PostgresStore:
             wanted *= 2
         return self._face_rows("embedding <=> %s <= %s", (query, distance))
 
-    def _face_rows(self, where: str, args: Sequence[object]) -> FaceRows:
+    def _face_rows(self, where: str, args: Sequence[object], limit: int | None = None) -> FaceRows:
         return _face_rows(
             self._query(
                 f"SELECT id, photo, box, confidence, embedding FROM faces WHERE {where} "
-                "ORDER BY id",
+                "ORDER BY id" + ("" if limit is None else f" LIMIT {int(limit)}"),
                 args,
             )
         )
@@ -420,30 +417,16 @@ class PostgresStore:
         wanted = [int(i) for i in np.asarray(ids).reshape(-1)]
         found = self._face_rows("id = ANY(%s)", (sorted(set(wanted)),))
         position = {int(face): row for row, face in enumerate(found.ids)}
-        order = np.array([position[face] for face in wanted], dtype=np.int64)
-        return FaceRows(
-            found.ids[order] if len(order) else found.ids,
-            found.photos[order] if len(order) else found.photos,
-            found.boxes[order] if len(order) else found.boxes,
-            found.confidences[order] if len(order) else found.confidences,
-            found.vectors[order] if len(order) else found.vectors,
-        )
+        return found.take(np.array([position[face] for face in wanted], dtype=np.int64))
 
     def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
         return self._face_rows("photo = ANY(%s)", ([int(p) for p in np.unique(photos)],))
 
     def face_blocks(self, size: int) -> Iterator[FaceRows]:
         last = -1
-        while True:
-            with self._cursor() as cursor:
-                cursor.execute(
-                    "SELECT id FROM faces WHERE id > %s ORDER BY id LIMIT %s", (last, size)
-                )
-                ids = [row[0] for row in cursor.fetchall()]
-            if not ids:
-                return
-            yield self.faces(ids)
-            last = ids[-1]
+        while len(block := self._face_rows("id > %s", (last,), limit=size)):
+            yield block
+            last = int(block.ids[-1])
 
     def thumbnail(self, photo: int) -> bytes:
         return bytes(self._query("SELECT thumbnail FROM photos WHERE id = %s", (photo,))[0][0])

@@ -73,14 +73,6 @@ class AnalysePhoto:
         self.word_reader = word_reader
         self.image_limits = image_limits or ImageLimits()
 
-    def load(self) -> None:
-        """Load the models now (once per process), so that what is missing is said first."""
-        self.embedder.load()
-        if self.word_reader is not None:
-            self.word_reader.load()
-        if self.photo_model is not None:
-            self.photo_model.load()
-
     def __call__(self, name: str, size: int, data: bytes) -> AnalysedPhoto:
         try:
             photo, preview = decode_for_faces(data, self.embedder.in_effect, self.image_limits)

@@ -65,6 +65,16 @@ class FaceRows:
             np.concatenate([part.vectors for part in parts]),
         )
 
+    def take(self, positions: np.ndarray) -> FaceRows:
+        """These rows (positions into this one), in the order given."""
+        return FaceRows(
+            self.ids[positions],
+            self.photos[positions],
+            self.boxes[positions],
+            self.confidences[positions],
+            self.vectors[positions],
+        )
+
     def __len__(self) -> int:
         return len(self.ids)
 

@@ -9,7 +9,7 @@ import json
 import pickle
 import zipfile
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pytest
@@ -70,13 +70,7 @@ class ShuffledStore:
         found = self.base.faces(base_rows)
         ids = np.array([self.id_of[int(row)] for row in base_rows], dtype=np.int64)
         order = np.argsort(ids)
-        return FaceRows(
-            ids[order],
-            found.photos[order],
-            found.boxes[order],
-            found.confidences[order],
-            found.vectors[order],
-        )
+        return replace(found, ids=ids).take(order)
 
     def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
         found = self.base.faces_above(queries, min_similarity)
