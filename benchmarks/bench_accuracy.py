@@ -16,7 +16,8 @@ Suites (each prints precision and recall of album search at the bar, as a user r
 - race: the race-like album of bench_index.py (12 MP photos, small faces), `--race-photos`;
 - bibs: search by bib number on ../shared/data/albums/bibs (`truth.csv`: file,bib), or on any
   album with `--album ZIP_OR_DIR --bibs CSV`: precision and recall of searching every labelled
-  bib, each miss with what was read instead, and the reading cost per photo.
+  bib at full size and shrunk to 1024 and 800 px (`--bib-sizes`), beside plain RapidOCR at
+  its defaults, each miss with what was read instead, and the reading cost per photo.
 
 Precision and recall count (photo, person) pairs over all queries. Each album suite also
 reports People, the grouping of its faces without a query: for every labelled person in three
@@ -49,11 +50,11 @@ from facefind.archive import Album  # noqa: E402
 from facefind.builder import IndexBuilder  # noqa: E402
 from facefind.config import FaceSettings, preferred_detector  # noqa: E402
 from facefind.errors import NoFaceError  # noqa: E402
-from facefind.faces import FaceEmbedder  # noqa: E402
+from facefind.faces import FaceEmbedder, decode_for_faces  # noqa: E402
 from facefind.index import AlbumIndex  # noqa: E402
 from facefind.people import group_people  # noqa: E402
 from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
-from facefind.words import READ_SIZE, WordReader, tokens  # noqa: E402
+from facefind.words import MAX_SCAN, Word, WordReader, matching_words, tokens  # noqa: E402
 from facefind.wordsearch import common_tokens, word_search  # noqa: E402
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".bmp", ".gif"}
@@ -317,22 +318,60 @@ def race_accuracy(
     return album_accuracy(album, embedder, args)
 
 
-def bib_accuracy(album: Path, bibs_csv: Path, embedder: FaceEmbedder, read_size: int) -> dict:
-    """Search by bib number: index the album as `facefind index` does (words read), search
-    every labelled bib as `facefind search --text BIB` does, and count (photo, bib) pairs.
-    Every miss says what was read in that photo instead; reading is timed on its own."""
-    photos = read_photos(album)
+def bib_accuracy(
+    album: Path, bibs_csv: Path, embedder: FaceEmbedder, read_size: int, sizes: list[str]
+) -> dict:
+    """Search by bib number at each photo size (`full`, or a long side in px: the photos
+    shrunk as a race site serves them, EXIF applied, JPEG quality 88): index the album as
+    `facefind index` does (words read), search every labelled bib as `facefind search --text
+    BIB` does, and count (photo, bib) pairs; beside it, plain RapidOCR at its own defaults
+    on the same photos. Every miss says what was read in that photo instead; reading is timed
+    on its own, one thread each."""
+    originals = read_photos(album)
     truth: dict[str, set[str]] = {}
     with open(bibs_csv, newline="") as handle:
         for row in csv.DictReader(handle):
             truth.setdefault(row["bib"], set()).add(row["file"])
     reader = WordReader(read_size=read_size)
     reader.load()
+    by_size = {}
+    for size in sizes:
+        photos = originals if size == "full" else shrunk_album(originals, int(size))
+        figures = facefind_bibs(photos, truth, embedder, reader)
+        figures["plain"] = plain_rapidocr_bibs(photos, truth)
+        by_size[size] = figures
+    return {
+        "album": album.name,
+        "photos": len(originals),
+        "bibs": sum(len(wanted) for wanted in truth.values()),
+        "sizes": by_size,
+    }
+
+
+def shrunk_album(photos: dict[str, bytes], long_side: int) -> dict[str, bytes]:
+    """The photos upright (EXIF applied) and shrunk to `long_side`, JPEG quality 88: what a
+    race site or a phone share gives a runner."""
+    from PIL import Image, ImageOps
+
+    shrunk = {}
+    for name, data in photos.items():
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        image.thumbnail((long_side, long_side), Image.Resampling.LANCZOS)
+        buffer = io.BytesIO()
+        image.save(buffer, "JPEG", quality=88)
+        shrunk[name] = buffer.getvalue()
+    return shrunk
+
+
+def facefind_bibs(
+    photos: dict[str, bytes], truth: dict[str, set[str]], embedder: FaceEmbedder, reader
+) -> dict:
     reading = 0.0
-    for data in photos.values():  # the reading step alone, on the photo as indexing decodes it
-        photo = embedder.decode(data)
+    for data in photos.values():  # the reading step alone, as indexing runs it
+        photo, preview = decode_for_faces(data, embedder.in_effect)
+        faces = [face.box for face in embedder.detect(photo, preview)]
         started = time.perf_counter()
-        reader.read(photo)
+        reader.read(photo, faces)
         reading += time.perf_counter() - started
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
@@ -343,31 +382,63 @@ def bib_accuracy(album: Path, bibs_csv: Path, embedder: FaceEmbedder, read_size:
     seconds = time.perf_counter() - started
     assert index.words is not None
     read_in = {info.name: words for info, words in zip(index.photos, index.words, strict=True)}
+    found = {bib: {hit.name for hit in word_search(index, bib).hits} for bib in truth}
+    figures = bib_figures(found, truth, read_in)
+    figures["read_ms_per_photo"] = round(1000 * reading / max(len(photos), 1))
+    figures["index_seconds"] = round(seconds, 1)
+    figures["common_to_the_event"] = {
+        token: index.token_counts()[token] for token in sorted(common_tokens(index))
+    }
+    return figures
+
+
+def plain_rapidocr_bibs(photos: dict[str, bytes], truth: dict[str, set[str]]) -> dict:
+    """RapidOCR run plainly, as its README shows (`RapidOCR()(image)`, every default: angle
+    classifier on, text found on the photo shrunk to 2000 px or enlarged to 736 px on the
+    short side), one thread, on the photo decoded upright; a bib is found where a token read
+    in the photo is that number."""
+    from PIL import Image, ImageOps
+    from rapidocr_onnxruntime import RapidOCR
+
+    ocr = RapidOCR(intra_op_num_threads=1, inter_op_num_threads=1)
+    read_in: dict[str, list[Word]] = {}
+    reading = 0.0
+    for name, data in photos.items():
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB")
+        pixels = np.ascontiguousarray(np.asarray(image)[:, :, ::-1])
+        started = time.perf_counter()
+        lines, _ = ocr(pixels)
+        reading += time.perf_counter() - started
+        read_in[name] = [Word(str(line[1]), (0, 0, 1, 1), float(line[2])) for line in lines or []]
+    found = {
+        bib: {name for name, words in read_in.items() if matching_words(bib, words)}
+        for bib in truth
+    }
+    figures = bib_figures(found, truth, read_in)
+    figures["read_ms_per_photo"] = round(1000 * reading / max(len(photos), 1))
+    return figures
+
+
+def bib_figures(
+    found: dict[str, set[str]], truth: dict[str, set[str]], read_in: dict[str, list[Word]]
+) -> dict:
+    """Found, precision and recall over (photo, bib) pairs; each miss with what was read."""
     true_hits = false_hits = 0
     misses, false_found = [], []
     for bib, wanted in sorted(truth.items()):
-        found = {hit.name for hit in word_search(index, bib).hits}
-        true_hits += len(found & wanted)
-        false_found += [{"bib": bib, "photo": name} for name in sorted(found - wanted)]
-        false_hits += len(found - wanted)
-        for name in sorted(wanted - found):
+        true_hits += len(found[bib] & wanted)
+        false_found += [{"bib": bib, "photo": name} for name in sorted(found[bib] - wanted)]
+        false_hits += len(found[bib] - wanted)
+        for name in sorted(wanted - found[bib]):
             numbers = sorted({t for word in read_in.get(name, []) for t in tokens(word.text)})
             misses.append({"bib": bib, "photo": name, "read": numbers})
     pairs = sum(len(wanted) for wanted in truth.values())
     return {
-        "album": album.name,
-        "photos": len(photos),
-        "bibs": pairs,
         "found": true_hits,
         "precision": _ratio(true_hits, true_hits + false_hits),
         "recall": _ratio(true_hits, pairs),
-        "read_ms_per_photo": round(1000 * reading / max(len(photos), 1)),
-        "index_seconds": round(seconds, 1),
         "misses": misses,
         "false_hits": false_found,
-        "common_to_the_event": {
-            token: index.token_counts()[token] for token in sorted(common_tokens(index))
-        },
     }
 
 
@@ -421,7 +492,8 @@ def run(args: argparse.Namespace) -> dict:
         elif suite == "bibs":
             folder = Path(args.album or faces.parent / "albums" / "bibs")
             bibs = Path(args.bibs or folder / "truth.csv")
-            result = bib_accuracy(folder, bibs, embedder, args.read_size)
+            sizes = [size for size in args.bib_sizes.split(",") if size]
+            result = bib_accuracy(folder, bibs, embedder, args.read_size, sizes)
         else:
             raise SystemExit(f"unknown suite {suite!r}")
         report["suites"][suite] = result
@@ -446,19 +518,7 @@ def print_report(report: dict, misses: bool) -> None:
             f"{result['index_seconds']} |"
         )
     if "bibs" in report["suites"]:
-        bibs = report["suites"]["bibs"]
-        print(
-            f"\nbibs ({bibs['album']}, {bibs['photos']} photos): {bibs['found']} of "
-            f"{bibs['bibs']} bibs found, precision {bibs['precision']}, recall {bibs['recall']}; "
-            f"reading {bibs['read_ms_per_photo']} ms a photo (one thread), album indexed in "
-            f"{bibs['index_seconds']} s"
-        )
-        common = ", ".join(f"{t} ({n} photos)" for t, n in bibs["common_to_the_event"].items())
-        print(f"  common to the event (said, never followed to a face): {common or 'none'}")
-        for miss in bibs["misses"] if misses else ():
-            print(f"  bibs: missed {miss['bib']} in {miss['photo']}, read {miss['read']}")
-        for hit in bibs["false_hits"] if misses else ():
-            print(f"  bibs: {hit['bib']} found in {hit['photo']}, which does not show it")
+        print_bibs(report["suites"]["bibs"], misses)
     grouped = {n: r for n, r in report["suites"].items() if r.get("grouping_people")}
     if grouped:
         print("\nPeople (grouping without a query; labelled people in 3+ photos):")
@@ -490,6 +550,34 @@ def print_report(report: dict, misses: bool) -> None:
                 print(f"  {name}: People groups {person} with F1 {score}")
 
 
+def print_bibs(bibs: dict, misses: bool) -> None:
+    print(
+        f"\nbibs ({bibs['album']}, {bibs['photos']} photos, {bibs['bibs']} labelled bibs): "
+        "facefind against plain RapidOCR at its defaults (reading alone, ms a photo, one thread)"
+    )
+    print("| photos | facefind found | precision | ms | RapidOCR found | precision | ms |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for size, ours in bibs["sizes"].items():
+        plain = ours["plain"]
+        print(
+            f"| {size if size == 'full' else size + ' px'} | {ours['found']}/{bibs['bibs']} | "
+            f"{ours['precision']} | {ours['read_ms_per_photo']} | {plain['found']}/{bibs['bibs']}"
+            f" | {plain['precision']} | {plain['read_ms_per_photo']} |"
+        )
+    for size, ours in bibs["sizes"].items():
+        common = ", ".join(f"{t} ({n} photos)" for t, n in ours["common_to_the_event"].items())
+        print(f"  {size}: common to the event (never followed to a face): {common or 'none'}")
+        for who, figures in (("facefind", ours), ("RapidOCR", ours["plain"])) if misses else ():
+            for miss in figures["misses"]:
+                print(
+                    f"  {size} {who}: missed {miss['bib']} in {miss['photo']}, read {miss['read']}"
+                )
+            for hit in figures["false_hits"]:
+                print(
+                    f"  {size} {who}: {hit['bib']} found in {hit['photo']}, which does not show it"
+                )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -503,7 +591,15 @@ def main(argv: list[str] | None = None) -> None:
         "--bibs", help="with --album: CSV of file,bib (the bibs suite on that album)"
     )
     parser.add_argument(
-        "--read-size", type=int, default=READ_SIZE, help="long side words are found on (px)"
+        "--read-size",
+        type=int,
+        default=MAX_SCAN,
+        help="the largest long side words are found on (px)",
+    )
+    parser.add_argument(
+        "--bib-sizes",
+        default="full,1024,800",
+        help="bibs suite: the photo sizes to measure (full, or a long side in px)",
     )
     parser.add_argument("--queries", help="with --album: folder of query photos named PERSON.jpg")
     parser.add_argument("--faces", help="the shared face photos (default ../shared/data/faces)")

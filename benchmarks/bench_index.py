@@ -384,6 +384,10 @@ def run(args: argparse.Namespace) -> dict:
         report["speedup_vs_peer"] = round(
             report["facefind"]["photos_per_s"] / report["peer"]["photos_per_s"], 2
         )
+        if args.words:
+            report["speedup_vs_peer_with_words"] = round(
+                report["facefind_with_words"]["photos_per_s"] / report["peer"]["photos_per_s"], 2
+            )
     if args.baseline_photos > 0:
         report["baseline"] = measure(
             "baseline",
@@ -484,6 +488,11 @@ def main(argv: list[str] | None = None) -> None:
             f"facefind reading words too (as `facefind index` does by default): {row['seconds']} "
             f"s, {row['photos_per_s']} photos/s; reading is {report['words_share']:.0%} of "
             "the indexing time"
+            + (
+                f"; {report['speedup_vs_peer_with_words']}x the peer's speed"
+                if "speedup_vs_peer_with_words" in report
+                else ""
+            )
         )
     rates = report["photos_per_s_by_workers"]
     if rates:

@@ -80,7 +80,7 @@ class AnalysePhoto:
             faces = self.embedder.detect(photo, preview)
             thumbnail = thumbnail_jpeg(preview.pixels, self.image_limits.thumbnail_size)
             photo_input = self.photo_model.preprocess(preview.pixels) if self.photo_model else None
-            words, partly = self._read_words(photo, name)
+            words, partly = self._read_words(photo, faces, name)
         except PhotoError as error:
             return AnalysedPhoto(name, skipped=Skipped(name, str(error)))
         except FacefindError:
@@ -91,13 +91,16 @@ class AnalysePhoto:
         info = PhotoInfo(name, photo.width, photo.height, size)
         return AnalysedPhoto(name, info, thumbnail, faces, photo_input, words, partly=partly)
 
-    def _read_words(self, photo: DecodedPhoto, name: str) -> tuple[list[Word], Skipped | None]:
-        """The photo's words; where reading fails the photo is indexed all the same, and the
-        failure reported with the skipped files."""
+    def _read_words(
+        self, photo: DecodedPhoto, faces: list[DetectedFace], name: str
+    ) -> tuple[list[Word], Skipped | None]:
+        """The photo's words (its faces tell the reader how large its bibs are); where reading
+        fails the photo is indexed all the same, and the failure reported with the skipped
+        files."""
         if self.word_reader is None:
             return [], None
         try:
-            return self.word_reader.read(photo), None
+            return self.word_reader.read(photo, [face.box for face in faces]), None
         except Exception as error:  # never let one photo's words stop the album
             log.error("Reading the words of %s failed", name, exc_info=error)
             return [], Skipped(name, f"indexed without its words: reading failed ({error})")

@@ -1,14 +1,21 @@
 """Words in photos: every photo's words and numbers (race bibs, signs, shirts), each with its box
 and confidence, read offline by PP-OCR through RapidOCR, and matched against what a user types.
 
-The reader finds text lines on a copy of the photo shrunk to `read_size` and reads each line
-from the sharper full decode (cut out and straightened), so that a bib a few dozen pixels high
-in a 12 MP photo is read from its own pixels. The models ship inside the `rapidocr-onnxruntime`
-wheel: nothing is downloaded. Each thread has its own reader (ONNX Runtime sessions with one
-thread each, so the indexing workers do not fight over the cores).
+Where a bib can be read depends on how tall its digits are in what the text detector scans,
+not on the photo's size: PP-OCRv4's detector finds digits reliably from about 40 px tall, and
+a bib's digits are a third to a half of the wearer's face height. So the reader scans each
+photo at the size where its smallest face is `FACE_HEIGHT` px tall (clamped between
+`MIN_SCAN` and `MAX_SCAN` on the long side): a web-sized photo is enlarged, a close-up of big
+faces is shrunk, and a photo with no face is scanned at `MAX_SCAN`. Each line found is read
+from the sharper decode (cut out and straightened). Numbers split over two boxes on one line
+("1 17") are also read joined. The measurements behind each number: docs/accuracy.md, "Words
+in photos". The models ship inside the `rapidocr-onnxruntime` wheel: nothing is downloaded.
+Each thread has its own reader (ONNX Runtime sessions with one thread each, so the indexing
+workers do not fight over the cores).
 
 Matching is by whole words: a number matches that number exactly (`1234` finds bib 1234, never
-12345 or 234) and words match case- and accent-insensitively.
+12345 or 234; leading zeros aside: `0123` and `123` are one bib) and words match case- and
+accent-insensitively.
 """
 
 from __future__ import annotations
@@ -16,20 +23,31 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from .chips import Box
 from .errors import ModelUnavailableError
-from .images import DecodedPhoto
+from .images import DecodedPhoto, resized
 from .runtime import ShipsWithoutModels
 
 #: Text lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 MIN_WORD_CONFIDENCE = 0.5
-#: Text is found on a copy of at most this long side (docs/accuracy.md, "Words in photos").
-READ_SIZE = 2048
+#: The height (px) the smallest face of a photo gets in the copy text is found on: its bib's
+#: digits are then about 50 px, where the detector finds them (100 px lost 3 of the shared
+#: race photos' 32 bibs at 800 px, 140 none: docs/accuracy.md, "Words in photos").
+FACE_HEIGHT = 140
+#: The long side of that copy stays within these: 1024 keeps large text in close-ups, and
+#: 2304 (a 12 MP photo's decode enlarged a little) is what a photo without faces gets.
+MIN_SCAN = 1024
+MAX_SCAN = 2304
+#: Text boxes are grown by this (RapidOCR's default 1.6 cut the edge digit of wide numbers:
+#: "10246" read as "0246"); measured in docs/accuracy.md.
+UNCLIP_RATIO = 2.0
 #: Lines are read at this height (pixels) at most: the recogniser's own input height is 48.
 LINE_HEIGHT = 64
 READER_NAME = "PP-OCRv4 (RapidOCR)"
@@ -44,21 +62,21 @@ class Word:
     confidence: float
 
 
-def reader_available() -> bool:
-    """Whether RapidOCR and its models are installed."""
-    import importlib.util
-
-    return importlib.util.find_spec("rapidocr_onnxruntime") is not None
-
-
 class WordReader(ShipsWithoutModels):
     """Reads the words of photos; one RapidOCR instance per thread, made on first use."""
 
     _runtime_state = ("_local",)
 
-    def __init__(self, read_size: int = READ_SIZE, min_confidence: float = MIN_WORD_CONFIDENCE):
+    def __init__(
+        self,
+        read_size: int = MAX_SCAN,
+        min_confidence: float = MIN_WORD_CONFIDENCE,
+        face_height: int = FACE_HEIGHT,
+    ):
+        #: the largest long side text is found on (a photo without faces gets it)
         self.read_size = read_size
         self.min_confidence = min_confidence
+        self.face_height = face_height
         self._fresh_runtime_state()
 
     def _fresh_runtime_state(self) -> None:
@@ -82,22 +100,36 @@ class WordReader(ShipsWithoutModels):
                 intra_op_num_threads=1,
                 inter_op_num_threads=1,
                 det_limit_type="max",
-                det_limit_side_len=self.read_size,
+                det_limit_side_len=_NO_RESIZE,  # scan_side() sizes the copy itself
+                det_unclip_ratio=UNCLIP_RATIO,
                 use_cls=False,  # photos are upright once EXIF is applied
             )
+            ocr.text_det.infer.session = _session_with_arena(DETECTION_MODEL)
+            ocr.text_rec.session.session = _session_with_arena(RECOGNITION_MODEL)
             self._local.ocr = ocr
         return ocr
 
-    def read(self, photo: DecodedPhoto) -> list[Word]:
-        """The lines of text in the photo, each with its box in the original photo's pixels."""
+    def scan_side(self, photo: DecodedPhoto, faces: Sequence[Box] = ()) -> int:
+        """The long side of the copy text is found on: the smallest face `face_height` px tall,
+        within `MIN_SCAN` and `read_size`; `read_size` without faces."""
+        heights = [height for _, _, _, height in faces if height > 0]
+        if not heights:
+            return self.read_size
+        wanted = max(photo.width, photo.height) * self.face_height / min(heights)
+        return int(min(self.read_size, max(MIN_SCAN, wanted)))
+
+    def read(self, photo: DecodedPhoto, faces: Sequence[Box] = ()) -> list[Word]:
+        """The lines of text in the photo, each with its box in the original photo's pixels;
+        `faces` (boxes in original pixels) say how large its people, and so its bibs, are."""
         ocr = self._ocr()
-        scan = photo.shrunk(self.read_size)
-        found, _ = ocr.text_det(np.ascontiguousarray(scan.pixels[:, :, ::-1]))
+        side = self.scan_side(photo, faces)
+        scan = resized(photo.pixels, side)
+        found, _ = ocr.text_det(np.ascontiguousarray(scan[:, :, ::-1]))
         if found is None or not len(found):
             return []
-        to_photo = photo.scale / scan.scale
+        to_sharp = photo.pixels.shape[1] / scan.shape[1]
         sharp = np.ascontiguousarray(photo.pixels[:, :, ::-1])
-        quads = [np.asarray(quad, dtype=np.float32) * to_photo for quad in found]
+        quads = [np.asarray(quad, dtype=np.float32) * to_sharp for quad in found]
         lines = [_line_image(sharp, quad) for quad in quads]
         results, _ = ocr.text_rec(lines)
         words = []
@@ -107,7 +139,50 @@ class WordReader(ShipsWithoutModels):
                 # float32, as the index keeps it
                 sure = float(np.float32(confidence))
                 words.append(Word(text, _box_of(quad, photo.scale), sure))
-        return words
+        return words + joined_numbers(words)
+
+
+#: Larger than any photo: RapidOCR's detector takes the copy as it is (rounded to 32 px).
+_NO_RESIZE = 1 << 20
+
+
+#: The PP-OCRv4 models inside the rapidocr-onnxruntime wheel (its config.yaml names them).
+DETECTION_MODEL = "ch_PP-OCRv4_det_infer.onnx"
+RECOGNITION_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
+
+
+def _session_with_arena(model: str):
+    """RapidOCR's model in a session that keeps its memory arena: RapidOCR turns the
+    arena off, which costs 18% of the detector's time (0.69 -> 0.57 s on a 2048x1536 copy)."""
+    import onnxruntime
+    import rapidocr_onnxruntime
+
+    path = Path(rapidocr_onnxruntime.__file__).parent / "models" / model
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 4
+    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+
+def joined_numbers(words: Sequence[Word]) -> list[Word]:
+    """Numbers split over two text boxes side by side on one line ("1" "17" of a widely
+    spaced bib 117), joined: the same height, overlapping in height, less than a digit's
+    height apart. Both parts are kept as they were read."""
+    numbers = sorted((word for word in words if word.text.isdigit()), key=lambda w: w.box[0])
+    joined = []
+    for left, right in zip(numbers, numbers[1:], strict=False):
+        lx, ly, lw, lh = left.box
+        rx, ry, rw, rh = right.box
+        same_height = max(lh, rh) <= 1.4 * min(lh, rh)
+        overlap = min(ly + lh, ry + rh) - max(ly, ry)
+        gap = rx - (lx + lw)
+        if same_height and overlap >= 0.6 * min(lh, rh) and -0.2 * lh <= gap <= min(lh, rh):
+            top, bottom = min(ly, ry), max(ly + lh, ry + rh)
+            box = (lx, top, rx + rw - lx, bottom - top)
+            sure = min(left.confidence, right.confidence)
+            joined.append(Word(left.text + right.text, box, sure))
+    return joined
 
 
 def _line_image(pixels: np.ndarray, quad: np.ndarray) -> np.ndarray:
@@ -147,16 +222,42 @@ def tokens(text: str) -> list[str]:
     return re.findall(r"[^\W\d_]+|\d+", plain)
 
 
+def same_token(wanted: str, read: str, whole_number: bool) -> bool:
+    """Whether a typed token is a read one. Numbers read as a line of digits alone (a bib)
+    are equal but for leading zeros (bib "007" is runner 7); a number inside other text is
+    taken exactly ("XDU2013" misread "X0U013" is not bib 13)."""
+    if whole_number and wanted.isdigit() and read.isdigit():
+        return wanted.lstrip("0") == read.lstrip("0")
+    return wanted == read
+
+
+#: How many leading zeros a printed number may carry and still match what the runner types.
+MAX_LEADING_ZEROS = 3
+
+
+def spellings(token: str) -> list[str]:
+    """The tokens a store may hold for a typed one: a number with and without leading zeros
+    ("7", "07", "007", "0007"), a word as it is."""
+    if not token.isdigit():
+        return [token]
+    bare = token.lstrip("0") or "0"
+    return ["0" * zeros + bare for zeros in range(MAX_LEADING_ZEROS + 1)]
+
+
 def matching_words(query: str, words: list[Word]) -> list[Word]:
     """The words of a photo that make up the query: every query token must be one of the
-    photo's tokens (numbers exactly); the lines holding them are returned. Empty when the
-    photo does not match."""
+    photo's tokens (numbers exactly, leading zeros aside on a bib: same_token); the lines
+    holding them are returned. Empty when the photo does not match."""
     wanted = tokens(query)
     if not wanted:
         return []
     holding: list[Word] = []
     for token in wanted:
-        lines = [word for word in words if token in tokens(word.text)]
+        lines = [
+            word
+            for word in words
+            if any(same_token(token, t, word.text.isdigit()) for t in tokens(word.text))
+        ]
         if not lines:
             return []
         holding.extend(line for line in lines if line not in holding)

@@ -20,7 +20,7 @@ from .search import search_faces
 from .semantic import PhotoTextModel
 from .store import IndexStore
 from .vectors import mean_direction
-from .words import Word, matching_words, tokens
+from .words import Word, matching_words, spellings, tokens
 
 #: A token written in at least this share of an album's photos (and in more than
 #: `COMMON_MIN_PHOTOS`) is common to the event, not one runner's (docs/accuracy.md, "Words").
@@ -57,7 +57,7 @@ def word_search(
         raise FacefindError("Type the words or the number to look for.")
     if not index.words_read():
         return WordResults([], [_NOT_READ])
-    candidates = set.intersection(*(index.photos_with_token(token) for token in wanted))
+    candidates = set.intersection(*(_photos_with(index, token) for token in wanted))
     faces = {hit.photo: hit.faces for hit in within} if within is not None else None
     if faces is not None:
         candidates &= set(faces)
@@ -86,6 +86,11 @@ def word_search(
             "event's name printed on every bib), so it is not one runner's number."
         )
     return WordResults(hits, notes)
+
+
+def _photos_with(index: IndexStore, token: str) -> set[int]:
+    """The photos holding a typed token in any of its spellings (words.spellings)."""
+    return set().union(*(index.photos_with_token(spelling) for spelling in spellings(token)))
 
 
 _NOT_READ = (

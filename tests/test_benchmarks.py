@@ -138,16 +138,19 @@ def test_bib_benchmark_counts_found_and_missed_bibs(faces_dir, tmp_path: Path) -
     bibs.write_text("file,bib\nin13.jpg,27\nin13.jpg,62\nin17.jpg,123\nin17.jpg,4040\n")
     result = subprocess.run(
         [sys.executable, "benchmarks/bench_accuracy.py", "--album", str(album)]
-        + ["--bibs", str(bibs), "--suite", "", "--json"],
+        + ["--bibs", str(bibs), "--suite", "", "--bib-sizes", "full,800", "--json"],
         capture_output=True,
         text=True,
         cwd=ROOT,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    figures = json.loads(result.stdout)["suites"]["bibs"]
-    assert (figures["photos"], figures["bibs"], figures["found"]) == (2, 4, 3)
-    assert (figures["precision"], figures["recall"]) == (1.0, 0.75)
-    assert [(m["bib"], m["photo"]) for m in figures["misses"]] == [("4040", "in17.jpg")]
-    assert "123" in figures["misses"][0]["read"]
-    assert figures["read_ms_per_photo"] > 0
+    report = json.loads(result.stdout)["suites"]["bibs"]
+    assert (report["photos"], report["bibs"], list(report["sizes"])) == (2, 4, ["full", "800"])
+    for size, figures in report["sizes"].items():
+        for who in (figures, figures["plain"]):  # facefind, and plain RapidOCR beside it
+            assert who["found"] == 3, (size, who)
+            assert (who["precision"], who["recall"]) == (1.0, 0.75)
+            assert [(m["bib"], m["photo"]) for m in who["misses"]] == [("4040", "in17.jpg")]
+            assert "123" in who["misses"][0]["read"]
+            assert who["read_ms_per_photo"] > 0

@@ -183,7 +183,7 @@ class FakeEmbedder(FaceEmbedder):
 
 
 class BrokenReader(WordReader):
-    def read(self, photo) -> list[Word]:
+    def read(self, photo, faces=()) -> list[Word]:
         raise RuntimeError("the reader broke")
 
 
