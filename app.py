@@ -47,6 +47,7 @@ from facefind.people import (
 )
 from facefind.progress import IndexingRate
 from facefind.ranking import similar_photos, similar_to_picture
+from facefind.reading import BackgroundReading
 from facefind.results import PhotoHit
 from facefind.search import (
     DEFAULT_MIN_SCORE,
@@ -58,7 +59,7 @@ from facefind.search import (
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
 from facefind.store import IndexStore
 from facefind.words import WordReader
-from facefind.wordsearch import wearer_search, with_descriptions, word_search
+from facefind.wordsearch import WordResults, wearer_search, with_descriptions, word_search
 
 st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"]
@@ -112,6 +113,7 @@ class LoadedAlbum:
     names: dict[int, str] = field(default_factory=dict)  # person id -> the name given
     hidden: set[int] = field(default_factory=set)  # person ids the user hid
     person_faces: dict = field(default_factory=dict)  # face row -> its crop, made once
+    reading: BackgroundReading | None = None  # the words, read after the faces
 
 
 def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
@@ -196,6 +198,7 @@ def album_uploader():
 def forget() -> None:
     """Drop everything this session holds: the album, its index, the queries, the uploads."""
     generation = st.session_state.get("generation", 0)
+    drop_album()
     for key in list(st.session_state):
         del st.session_state[key]
     st.session_state["generation"] = generation + 1
@@ -227,18 +230,51 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:
         return loaded
-    st.session_state.pop("album", None)  # a new zip or new settings: drop the old one first
+    drop_album()  # a new zip or new settings: drop the old one first
     album = Album(upload.getvalue())
     notices: list[str] = list(embedder.notices)
-    bar = st.progress(0.0, text=f"Indexing {plural(len(album), 'photo')}…")
+    bar = st.progress(0.0, text=f"Finding the faces in {plural(len(album), 'photo')}…")
     try:
-        reader = WordReader() if read_words else None
-        index, seconds = build_with_progress(embedder, album, uform, reader, notices, bar)
+        index, seconds = build_with_progress(embedder, album, uform, notices, bar)
     finally:
         bar.empty()  # also when the album is refused
     loaded = LoadedAlbum(key, album, index, notices, seconds)
+    if read_words:  # faces are searchable now; the bib numbers follow (facefind.reading)
+        loaded.reading = BackgroundReading(index, album, WordReader())
     st.session_state["album"] = loaded
     return loaded
+
+
+def drop_album() -> None:
+    """Forget this session's album, stopping the reading of its words."""
+    loaded: LoadedAlbum | None = st.session_state.pop("album", None)
+    if loaded is not None and loaded.reading is not None:
+        loaded.reading.cancel()
+
+
+def words_when_read(loaded: LoadedAlbum) -> None:
+    """Once the words are read, the index with them replaces the one without (faces, People
+    and the user's work on them are the same)."""
+    reading = loaded.reading
+    if reading is None or not reading.finished:
+        return
+    loaded.reading = None
+    if reading.result is not None:
+        loaded.index = reading.result
+    elif reading.error:
+        loaded.notices.append(reading.error)
+
+
+@st.fragment(run_every=2)
+def reading_progress(loaded: LoadedAlbum) -> None:
+    """'Reading bib numbers: 340 of 900 photos, 2 min left', until they are read; then the
+    page runs again with them (a text search typed meanwhile runs again by itself)."""
+    reading = loaded.reading
+    if reading is None:
+        return
+    if reading.finished:
+        st.rerun()
+    st.progress(reading.done / max(reading.total, 1), text=reading.line())
 
 
 def open_saved(upload, saved) -> LoadedAlbum:
@@ -247,7 +283,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is not None and loaded.key == key:
         return loaded
-    st.session_state.pop("album", None)
+    drop_album()
     album = Album(upload.getvalue())
     index = AlbumIndex.load(io.BytesIO(saved.getvalue()))
     missing = album.missing(info.name for info in index.photos)
@@ -279,21 +315,15 @@ def index_file(loaded: LoadedAlbum, index: AlbumIndex) -> bytes:
 
 
 def build_with_progress(
-    embedder: FaceEmbedder,
-    album: Album,
-    uform: str,
-    reader: WordReader | None,
-    notices: list[str],
-    bar,
+    embedder: FaceEmbedder, album: Album, uform: str, notices: list[str], bar
 ) -> tuple[AlbumIndex, float]:
+    """The album's faces (and descriptions), with the progress in the page."""
     rate = IndexingRate()
 
     def progress(done: int, total: int) -> None:
         bar.progress(done / total, text=rate.line(done, total).capitalize())
 
-    builder = IndexBuilder(
-        embedder, photo_text_model(uform), notify=notices.append, word_reader=reader
-    )
+    builder = IndexBuilder(embedder, photo_text_model(uform), notify=notices.append)
     index = builder.build(album, progress)
     return index, rate.seconds()
 
@@ -336,6 +366,11 @@ def summary(loaded: LoadedAlbum) -> None:
         icon=":material/save:",
         key="save-index",
     )
+    if loaded.reading is not None:
+        st.sidebar.caption(
+            "The bib numbers are still being read: an index saved now holds none "
+            "(`facefind words` reads them into it later)."
+        )
     st.sidebar.caption(
         f"In use: the {index.model} face model, the {detector_name(index.detector)} detector"
         + (
@@ -663,7 +698,15 @@ def text_hits(
     """Photos whose written words match first (and, when asked, the other photos of whoever
     wears them), then the best described ones where the album was described."""
     index = loaded.index
-    found = word_search(index, text, within)
+    if loaded.reading is not None:
+        left = loaded.reading.total - loaded.reading.done
+        st.info(
+            f"The bib numbers and words of {plural(left, 'photo')} are still being read: "
+            "this search runs again by itself when they are."
+        )
+        found = WordResults([], [])
+    else:
+        found = word_search(index, text, within)
     if (
         found.hits
         and within is None
@@ -921,7 +964,7 @@ def main() -> None:
     if st.session_state.pop("forgotten", False):
         st.success("The album, its faces and your queries are forgotten.")
     if upload is None:
-        st.session_state.pop("album", None)
+        drop_album()
         st.write(
             "Upload the zip of your event photos above, then find yourself with a selfie, your "
             "bib number, or a description of the photo you want. Everything stays on this "
@@ -930,7 +973,9 @@ def main() -> None:
         return
     st.session_state["album-name"] = getattr(upload, "name", "album")
     loaded = load_album(upload, settings, uform, read_words)
+    words_when_read(loaded)
     summary(loaded)
+    reading_progress(loaded)
     # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on
     # the tab in use is the server's (rerun on a change), so an action can open its own tab
     faces, words, everyone = st.tabs(

@@ -1,4 +1,4 @@
-"""The command line: `facefind index|search|describe|people ...` (or `python -m facefind`).
+"""The command line: `facefind index|search|describe|words|people ...` (or `python -m facefind`).
 
 Exit codes: 0 done (also when nothing matched), 2 a problem with the input that the message
 explains (unreadable album, query photo without a face, index of another model), 1 an
@@ -49,9 +49,9 @@ if TYPE_CHECKING:
 class ProgressPrinter:
     """'indexed 120/900 photos, 3.2 photos/s, 4 min left' on stderr (in place on a terminal)."""
 
-    def __init__(self, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, verb: str = "indexed", stream: TextIO = sys.stderr) -> None:
         self.stream = stream
-        self.rate = IndexingRate()
+        self.rate = IndexingRate(verb)
         self.interactive = stream.isatty()
         self.last_shown = -1.0
 
@@ -99,7 +99,9 @@ def _builder(
 
 
 def _progress(args: argparse.Namespace) -> ProgressPrinter | None:
-    return None if args.quiet else ProgressPrinter()
+    """Progress on stderr; with words read, it says both stages of each photo."""
+    verb = "indexed" if args.no_words else "found the faces and read the bib numbers of"
+    return None if args.quiet else ProgressPrinter(verb)
 
 
 def _index_path(album: str) -> str:
@@ -209,6 +211,26 @@ def run_describe(args: argparse.Namespace) -> int:
         f"{len(index.photos)} photos described by {index.photo_model} -> {args.index}",
         file=sys.stderr,
     )
+    return 0
+
+
+def run_words(args: argparse.Namespace) -> int:
+    """Read the words and numbers of the photos into an index made without them (--no-words);
+    faces are kept."""
+    from .reading import read_words
+
+    if is_store_url(args.index):
+        raise FacefindError(
+            "A database store reads the words while it is indexed: index the photos into it "
+            "again without --no-words."
+        )
+    index = AlbumIndex.load(args.index)
+    progress = None if args.quiet else ProgressPrinter("read the words of")
+    found = read_words(index, _open_album(args.album), WordReader(), progress)
+    index = found.into(index)
+    index.save(args.index)
+    print(f"words read in {len(index.photos)} photos -> {args.index}", file=sys.stderr)
+    _report_skipped(index)
     return 0
 
 
@@ -489,6 +511,15 @@ def parser() -> argparse.ArgumentParser:
     describe.add_argument("--uform-model", help=UFORM_HELP)
     describe.add_argument("--quiet", action="store_true", help="no progress on stderr")
     describe.set_defaults(run=run_describe)
+
+    words = commands.add_parser(
+        "words",
+        help="read the words and numbers (bibs) of the photos into an index made with --no-words",
+    )
+    words.add_argument("album", help="the album (.zip or folder) the index was made from")
+    words.add_argument("index", help="the index file to update")
+    words.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    words.set_defaults(run=run_words)
 
     search = commands.add_parser("search", help="find photos of one or more people")
     search.add_argument("album", help="the album (.zip or folder), or an index made by 'index'")

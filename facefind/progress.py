@@ -18,8 +18,10 @@ class IndexingRate:
     """Photos a second since it was made (the model loads before: it is not counted), and the
     time the rest will take at that rate."""
 
-    def __init__(self) -> None:
+    def __init__(self, verb: str = "indexed") -> None:
         self.started = time.monotonic()
+        #: what is done to the photos: "indexed", "read the words of"
+        self.verb = verb
 
     def seconds(self) -> float:
         return time.monotonic() - self.started
@@ -28,4 +30,4 @@ class IndexingRate:
         """'indexed 120/900 photos, 3.2 photos/s, 4 min left'"""
         rate = done / max(self.seconds(), 1e-6)
         left = (total - done) / rate if rate else 0.0
-        return f"indexed {done}/{total} photos, {rate:.1f} photos/s, {duration(left)} left"
+        return f"{self.verb} {done}/{total} photos, {rate:.1f} photos/s, {duration(left)} left"

@@ -10,16 +10,18 @@ faces is shrunk, and a photo with no face is scanned at `MAX_SCAN`. Each line fo
 from the sharper decode (cut out and straightened). Numbers split over two boxes on one line
 ("1 17") are also read joined. The measurements behind each number: docs/accuracy.md, "Words
 in photos". The models ship inside the `rapidocr-onnxruntime` wheel: nothing is downloaded.
-Each thread has its own reader (ONNX Runtime sessions with one thread each, so the indexing
-workers do not fight over the cores).
+Each thread has its own RapidOCR object; the ONNX Runtime sessions under them are one per
+process, shared by the threads, each run on one thread so the indexing workers do not fight
+over the cores.
 
 Matching is by whole words: a number matches that number exactly (`1234` finds bib 1234, never
-12345 or 234; leading zeros aside: `0123` and `123` are one bib) and words match case- and
+12345 or 234; a bib printed `0123` is found by `123`) and words match case- and
 accent-insensitively.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import unicodedata
@@ -32,19 +34,20 @@ import numpy as np
 
 from .chips import Box
 from .errors import ModelUnavailableError
-from .images import DecodedPhoto, resized
+from .images import DecodedPhoto, fit_within
 from .runtime import ShipsWithoutModels
 
 #: Text lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
 MIN_WORD_CONFIDENCE = 0.5
 #: The height (px) the smallest face of a photo gets in the copy text is found on: its bib's
-#: digits are then about 50 px, where the detector finds them (100 px lost 3 of the shared
-#: race photos' 32 bibs at 800 px, 140 none: docs/accuracy.md, "Words in photos").
-FACE_HEIGHT = 140
+#: digits are then 40-60 px, where the detector finds them. On the shared race photos 120 px
+#: lost a bib at 1024 and 800 px, 130 and 140 none; 130 costs 3% less indexing time than 140
+#: (docs/accuracy.md, "Words in photos").
+FACE_HEIGHT = 130
 #: The long side of that copy stays within these: 1024 keeps large text in close-ups, and
-#: 2304 (a 12 MP photo's decode enlarged a little) is what a photo without faces gets.
+#: 2000 (RapidOCR's own largest) is what a photo without faces gets.
 MIN_SCAN = 1024
-MAX_SCAN = 2304
+MAX_SCAN = 2000
 #: Text boxes are grown by this (RapidOCR's default 1.6 cut the edge digit of wide numbers:
 #: "10246" read as "0246"); measured in docs/accuracy.md.
 UNCLIP_RATIO = 2.0
@@ -99,8 +102,6 @@ class WordReader(ShipsWithoutModels):
             ocr = RapidOCR(
                 intra_op_num_threads=1,
                 inter_op_num_threads=1,
-                det_limit_type="max",
-                det_limit_side_len=_NO_RESIZE,  # scan_side() sizes the copy itself
                 det_unclip_ratio=UNCLIP_RATIO,
                 use_cls=False,  # photos are upright once EXIF is applied
             )
@@ -122,15 +123,17 @@ class WordReader(ShipsWithoutModels):
         """The lines of text in the photo, each with its box in the original photo's pixels;
         `faces` (boxes in original pixels) say how large its people, and so its bibs, are."""
         ocr = self._ocr()
-        side = self.scan_side(photo, faces)
-        scan = resized(photo.pixels, side)
-        found, _ = ocr.text_det(np.ascontiguousarray(scan[:, :, ::-1]))
-        if found is None or not len(found):
+        scan = _text_scan(photo.pixels, self.scan_side(photo, faces))
+        found = _find_text(ocr.text_det, scan)
+        if not len(found):
             return []
-        to_sharp = photo.pixels.shape[1] / scan.shape[1]
-        sharp = np.ascontiguousarray(photo.pixels[:, :, ::-1])
+        to_sharp = (np.array(photo.pixels.shape[1::-1]) / scan.shape[1::-1]).astype(np.float32)
         quads = [np.asarray(quad, dtype=np.float32) * to_sharp for quad in found]
-        lines = [_line_image(sharp, quad) for quad in quads]
+        # each line cut from the RGB decode, then made BGR (the recogniser's order): a BGR
+        # copy of the whole 12 MP decode cost 190 ms of page faults a photo
+        lines = [
+            np.ascontiguousarray(_line_image(photo.pixels, quad)[:, :, ::-1]) for quad in quads
+        ]
         results, _ = ocr.text_rec(lines)
         words = []
         for quad, (text, confidence) in zip(quads, results, strict=True):
@@ -142,8 +145,28 @@ class WordReader(ShipsWithoutModels):
         return words + joined_numbers(words)
 
 
-#: Larger than any photo: RapidOCR's detector takes the copy as it is (rounded to 32 px).
-_NO_RESIZE = 1 << 20
+def _text_scan(pixels: np.ndarray, long_side: int) -> np.ndarray:
+    """The copy text is found on: `long_side` long, each side a multiple of 32 (what the
+    detector's network takes), made in one resize."""
+    height, width = pixels.shape[:2]
+    factor = long_side / max(height, width)
+    size = (max(32, round(width * factor / 32) * 32), max(32, round(height * factor / 32) * 32))
+    if factor >= 1:
+        return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
+    return cv2.resize(fit_within(pixels, 2 * long_side), size, interpolation=cv2.INTER_AREA)
+
+
+def _find_text(detector, scan: np.ndarray) -> np.ndarray:
+    """The text boxes (four corners each, in scan pixels) RapidOCR's detector finds in an RGB
+    scan. Its own preprocessing normalises in float64 (four 70 MB arrays for a 2000 px scan,
+    a third of the reading time spent in page faults); OpenCV's blob is the same input in
+    float32, made once."""
+    blob = cv2.dnn.blobFromImage(
+        scan, scalefactor=1 / 127.5, mean=(127.5, 127.5, 127.5), swapRB=True
+    )  # BGR, (x - 127.5) / 127.5: RapidOCR's mean and std of 0.5
+    prediction = detector.infer(blob)[0]
+    boxes, _ = detector.postprocess_op(prediction, scan.shape[:2])
+    return detector.filter_tag_det_res(boxes, scan.shape[:2])
 
 
 #: The PP-OCRv4 models inside the rapidocr-onnxruntime wheel (its config.yaml names them).
@@ -151,9 +174,14 @@ DETECTION_MODEL = "ch_PP-OCRv4_det_infer.onnx"
 RECOGNITION_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
 
 
+@functools.cache
 def _session_with_arena(model: str):
-    """RapidOCR's model in a session that keeps its memory arena: RapidOCR turns the
-    arena off, which costs 18% of the detector's time (0.69 -> 0.57 s on a 2048x1536 copy)."""
+    """RapidOCR's model in a session that keeps its memory arena (RapidOCR turns it off, which
+    costs 18% of the detector's time: 0.69 -> 0.57 s on a 2048x1536 copy), one per process,
+    shared by the threads (ONNX Runtime runs a session from several threads at once): the
+    arena's first growth costs about 1 s of page faults, paid once, not once a thread.
+    Memory patterns are off: they are planned per input size, and every photo's copy has its
+    own (a second second of page faults)."""
     import onnxruntime
     import rapidocr_onnxruntime
 
@@ -162,6 +190,7 @@ def _session_with_arena(model: str):
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
     options.log_severity_level = 4
+    options.enable_mem_pattern = False
     return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 

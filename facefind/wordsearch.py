@@ -94,8 +94,8 @@ def _photos_with(index: IndexStore, token: str) -> set[int]:
 
 
 _NOT_READ = (
-    "This index was made without reading the words in the photos: index the album again to "
-    "search by bib number or written words."
+    "This index was made without reading the words in the photos: run `facefind words ALBUM "
+    "INDEX` (or index the album again) to search by bib number or written words."
 )
 
 

@@ -33,11 +33,71 @@ def choose_model(app: AppTest, model: str = "Dlib") -> None:
     app.sidebar.selectbox[0].set_value(model)
 
 
-def upload_album(app: AppTest, files: dict[str, bytes]) -> None:
+def upload_album(app: AppTest, files: dict[str, bytes], wait_for_words: bool = True) -> None:
+    """Upload an album; the faces are indexed at once, the words after them in the background
+    (facefind.reading): unless told not to, wait for them as a user who waits would."""
     choose_model(app)
     app.main.file_uploader[0].set_value(("data.zip", zip_bytes(files), "application/zip"))
     app.run()
     assert not app.exception, app.exception
+    reading = app.session_state["album"].reading if "album" in app.session_state else None
+    if wait_for_words and reading is not None:
+        reading.wait(300)
+        app.run()  # the page once the words are read (what its progress fragment triggers)
+        assert not app.exception, app.exception
+        assert app.session_state["album"].reading is None
+
+
+def test_faces_are_searchable_while_the_bib_numbers_are_still_read(
+    monkeypatch, all_photos: dict[str, bytes]
+) -> None:
+    """Words are read after the faces: face search works at once, a bib search says how many
+    photos are still unread, and once they are read the same search finds the bib."""
+    import threading
+
+    from facefind.words import WordReader
+
+    gate = threading.Event()
+    real_read = WordReader.read
+
+    def held_read(self, photo, faces=()):  # the real reader, held until the test lets it go
+        gate.wait(120)
+        return real_read(self, photo, faces)
+
+    monkeypatch.setattr(WordReader, "read", held_read)
+    app = start_app()
+    album = {
+        "race/bib.jpg": printed_jpeg("4711"),
+        "race/other.jpg": printed_jpeg("4712"),
+        "race/me.jpg": all_photos["img1.jpg"],
+    }
+    try:
+        upload_album(app, album, wait_for_words=False)
+        progress = [bar.text for bar in app.get("progress")]
+        assert progress == ["Reading bib numbers: 0 of 3 photos"], progress
+        app.file_uploader(key="query-photos").set_value(
+            ("q.jpg", all_photos["img2.jpg"], "image/jpeg")
+        )
+        app.text_input[0].input("4711").run()
+        assert not app.exception
+        assert "race/me.jpg" in shown_photos(app)  # by face, while the words are read
+        notes = [info.value for info in app.info]
+        assert any("of 3 photos are still being read" in note for note in notes), notes
+        assert not matched_words(app, "4711")
+    finally:
+        gate.set()
+    app.session_state["album"].reading.wait(120)
+    app.run()
+    assert not app.exception
+    assert not app.get("progress")
+    assert matched_words(app, "4711") == ["race/bib.jpg"]
+    assert not any("still being read" in info.value for info in app.info)
+
+
+def matched_words(app: AppTest, text: str) -> list[str]:
+    """The photos shown because their words say `text` (their caption quotes it)."""
+    captions = [caption for image in app.get("image") for caption in image.captions]
+    return [c.split(" · ")[1] for c in captions if " · " in c and f"“{text}”" in c]
 
 
 def shown_photos(app: AppTest) -> list[str]:

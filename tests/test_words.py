@@ -210,14 +210,14 @@ def test_a_leading_zero_bib_is_found_by_the_number_typed() -> None:
     assert [hit.name for hit in word_search(index, "0427").hits] == ["p0.jpg", "p1.jpg"]
 
 
-def test_the_reader_scans_where_the_smallest_face_is_140_px() -> None:
+def test_the_reader_scans_where_the_smallest_face_is_130_px() -> None:
     """The scan follows the people in the photo: a web-sized photo is enlarged, a close-up
     shrunk, a photo without faces scanned at the most."""
     reader = WordReader()
     web = decode_photo(printed_jpeg("1", (800, 533)))
-    assert reader.scan_side(web, [(10, 10, 40, 50)]) == 2240  # 800 * 140 / 50
-    assert reader.scan_side(web, [(10, 10, 30, 40)]) == MAX_SCAN  # 2800, at most
-    assert reader.scan_side(web, [(10, 10, 60, 80), (0, 0, 50, 100)]) == 1400
+    assert reader.scan_side(web, [(10, 10, 60, 80)]) == 1300  # 800 * 130 / 80
+    assert reader.scan_side(web, [(10, 10, 30, 40)]) == MAX_SCAN  # 2600, at most 2000
+    assert reader.scan_side(web, [(10, 10, 60, 100), (0, 0, 50, 160)]) == 1040
     assert reader.scan_side(web, []) == MAX_SCAN
     close_up = decode_photo(printed_jpeg("1", (4000, 3000)), 2048)
     assert reader.scan_side(close_up, [(0, 0, 900, 1000)]) == MIN_SCAN  # not below
@@ -240,3 +240,24 @@ def test_a_bib_in_a_web_sized_race_photo_is_found(bib_album_folder: Path, tmp_pa
     hits = json.loads(result.stdout)["results"]
     assert [(hit["photo"], hit["via"]) for hit in hits] == [("in14-web.jpg", "words")]
     assert [word["text"] for word in hits[0]["words"]] == ["117"]
+
+
+def test_words_are_read_later_into_an_index_made_without_them(tmp_path: Path) -> None:
+    """`facefind index --no-words`, then `facefind words ALBUM INDEX`: the bib is found, the
+    faces and photos are kept, and the progress says what is done."""
+    album = tmp_path / "signs.zip"
+    album.write_bytes(zip_bytes({"sign.jpg": printed_jpeg("4711"), "other.jpg": printed_jpeg("8")}))
+    index = tmp_path / "signs.facefind"
+    made = facefind("index", str(album), "-o", str(index), "--no-words", "--no-text", "--quiet")
+    assert made.returncode == 0, made.stderr
+    before = facefind("search", str(index), "--text", "4711")
+    assert before.returncode == 0 and "facefind words" in before.stderr
+    read = facefind("words", str(album), str(index))
+    assert read.returncode == 0, read.stderr
+    assert "read the words of 2/2 photos" in read.stderr
+    assert f"words read in 2 photos -> {index}" in read.stderr
+    found = json.loads(facefind("search", str(index), "--text", "4711", "--json").stdout)
+    assert [hit["photo"] for hit in found["results"]] == ["sign.jpg"]
+    assert [photo.name for photo in AlbumIndex.load(index).photos] == ["other.jpg", "sign.jpg"]
+    wrong = facefind("words", str(tmp_path / "missing.zip"), str(index))
+    assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
