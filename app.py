@@ -157,8 +157,9 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
             read_words = st.checkbox(
                 "Read words and bib numbers in the photos",
                 True,
-                help="Finds a photo by the number on a bib or the words on a sign. Costs about "
-                "1.3 s a 12 MP photo on one core (docs/accuracy.md); small photos much less.",
+                help="Finds a photo by the number on a bib or the words on a sign. Read after "
+                "the faces, which can be searched meanwhile; about 0.5 s a photo on one core "
+                "(docs/accuracy.md).",
             )
         saved = st.file_uploader(
             "Open a saved index (.facefind)",
@@ -167,11 +168,13 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
             "album is not indexed again. It holds face data: keep it private.",
             key=f"index-upload-{st.session_state.get('generation', 0)}",
         )
-        st.button(
-            "Forget this album",
-            help="Drops the album, its faces and your queries now.",
-            on_click=forget,
-        )
+        generation = st.session_state.get("generation", 0)
+        if saved is not None or st.session_state.get(f"album-upload-{generation}") is not None:
+            st.button(  # only when there is something to forget
+                "Forget this album",
+                help="Drops the album, its faces and your queries now.",
+                on_click=forget,
+            )
     st.session_state["saved-index"] = saved
     # the detector's own bar is left to the detector in effect (it changes after a fallback)
     own_bar = confidence == min_confidence_of(defaults, detector)
@@ -354,7 +357,7 @@ def summary(loaded: LoadedAlbum) -> None:
                 rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
                 st.dataframe(rows, hide_index=True, width="stretch")
     stem = str(st.session_state.get("album-name", "album")).rsplit(".", 1)[0]
-    if not isinstance(index, AlbumIndex):  # an uploaded album's index is always one
+    if not isinstance(index, AlbumIndex) or not index.photos:  # an event's, or nothing to save
         return
     st.sidebar.download_button(
         "Save the index",
@@ -439,6 +442,9 @@ def results_grid(
 ) -> None:
     """Thumbnails best first, with score and outlined faces; a bigger view; the download
     (a zip named after what it holds); with `remove`, a "Not this person" button each."""
+    if not hits:  # nothing to show or download
+        st.write("**No photo matched.**")
+        return
     st.write(f"**{plural(len(hits), 'photo')}**")
     download(loaded, hits, key, file_name)
     for start in range(0, len(hits), COLUMNS):
@@ -656,7 +662,9 @@ def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
         else "A bib number or words written in the photo",
         placeholder="1234, or runner crossing the finish line at night",
     )
-    if not described:
+    if not described and event_location():  # runners get no organiser's instructions
+        st.caption("Numbers and words written in the photos can be searched here.")
+    elif not described:
         st.caption(
             'Numbers and words written in the photos work now. Descriptions ("runner at '
             'night") need the UForm text model, which downloads once when there is internet: '
@@ -965,6 +973,13 @@ def main() -> None:
         st.success("The album, its faces and your queries are forgotten.")
     if upload is None:
         drop_album()
+        saved = st.session_state.get("saved-index")
+        if saved is not None:
+            st.info(
+                f"Opened the saved index {saved.name}. Now upload, above, the zip of the album "
+                "it was made from: nothing is indexed again."
+            )
+            return
         st.write(
             "Upload the zip of your event photos above, then find yourself with a selfie, your "
             "bib number, or a description of the photo you want. Everything stays on this "
@@ -975,6 +990,12 @@ def main() -> None:
     loaded = load_album(upload, settings, uform, read_words)
     words_when_read(loaded)
     summary(loaded)
+    if not loaded.index.photos:  # every photo was broken: nothing to search or save
+        st.warning(
+            "No photo of this album could be read: the files skipped, and why, are under "
+            "Details above."
+        )
+        return
     reading_progress(loaded)
     # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on
     # the tab in use is the server's (rerun on a change), so an action can open its own tab

@@ -161,9 +161,13 @@ class IndexBuilder:
         )
 
     def build(self, album: PhotoSource, progress: Progress | None = None) -> AlbumIndex:
+        if not album.photos and not album.skipped:
+            raise ArchiveError("The album is empty: it holds no files.")
         if not album.photos:
+            others = len(album.skipped)
             raise ArchiveError(
-                f"The album has no photos facefind can read ({len(album.skipped)} other files)."
+                "The album has no photos facefind can read "
+                f"({others} other {'file' if others == 1 else 'files'})."
             )
         self.embedder.load()
         if self.word_reader is not None:

@@ -251,14 +251,16 @@ def _load_or_index(args: argparse.Namespace) -> tuple[IndexStore, FaceEmbedder, 
     return _builder(embedder, photo_model, args).build(album, _progress(args)), embedder, album
 
 
-def _usable_text_model(name: str | None) -> PhotoTextModel | None:
-    """The UForm model for descriptions, or None (said once) where it cannot be had: words and
-    numbers written in the photos are searched all the same."""
+def _usable_text_model(name: str | None, quiet: bool = False) -> PhotoTextModel | None:
+    """The UForm model for descriptions, or None where it cannot be had (said, unless `quiet`:
+    the caller says it where it matters): words and numbers written in the photos are
+    searched all the same."""
     photo_model = PhotoTextModel(name)
     try:
         photo_model.load()
     except ModelUnavailableError as error:
-        _notify(f"{error} Searching the words written in the photos only.")
+        if not quiet:
+            _notify(f"{error} Searching the words written in the photos only.")
         return None
     return photo_model
 
@@ -296,18 +298,31 @@ def _text_hits(
         found = wearer_search(index, found, args.text)
     for note in found.notes:
         _notify(note)
-    if index.photo_vectors() is None:
-        if is_index_file(args.album):  # a zip searched now: the model's absence was said
-            _notify(
-                "This album was indexed without photo embeddings (the UForm model was not "
-                "available), so it cannot be searched by description yet: add them with "
-                "`facefind describe ALBUM.zip INDEX` where the UForm model can be had."
-            )
+    photo_model = None
+    if index.photo_vectors() is not None:
+        photo_model = _usable_text_model(args.uform_model or index.photo_model, quiet=True)
+    if photo_model is not None:
+        return with_descriptions(index, found, photo_model, args.text, args.top, within)
+    if found.hits:  # the words matched: descriptions are not missed
         return found.hits
-    photo_model = _usable_text_model(args.uform_model or index.photo_model)
-    if photo_model is None:
-        return found.hits
-    return with_descriptions(index, found, photo_model, args.text, args.top, within)
+    searched_now = not (is_index_file(args.album) or is_store_url(args.album))
+    if index.photo_vectors() is None and not searched_now:
+        _notify(
+            "No photo has these words written in it, and this album was indexed without photo "
+            "embeddings (the UForm model was not available), so it cannot be searched by "
+            "description: add them with `facefind describe ALBUM.zip INDEX` where the model "
+            "can be had."
+        )
+    elif index.photo_vectors() is not None:  # described, but the model cannot be had now
+        # (a zip searched now without the model: that was said before it was indexed)
+        _notify(
+            "No photo has these words written in it, and descriptions need the UForm model, "
+            "which cannot be had here (it downloads once where there is internet)."
+        )
+    if within is None:
+        return []
+    _notify("These are the photos of the people found by face, not narrowed by the words.")
+    return list(within)
 
 
 def run_people(args: argparse.Namespace) -> int:

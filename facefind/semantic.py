@@ -70,8 +70,8 @@ def _from_hub(name: str) -> ModelFiles:
         config, paths, tokenizer = get_checkpoint(name, modalities, format=".onnx")
     except Exception as error:  # offline with nothing cached, unknown name, hub errors
         raise ModelUnavailableError(
-            f"Text search needs the UForm model {name}, which is downloaded on first use, and "
-            f"it could not be downloaded here (offline?). Face search works "
+            f"Descriptions need the UForm model {name}, which is downloaded on first use, and "
+            f"it could not be downloaded here (offline?). Face search and bib numbers work "
             f"without it. Connect to the internet once, or set {UFORM_MODEL_ENV} to a folder "
             f"holding {', '.join(MODEL_FILES)}."
         ) from error

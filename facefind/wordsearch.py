@@ -117,7 +117,14 @@ def wearer_search(index: IndexStore, found: WordResults, text: str) -> WordResul
     seen = {hit.photo for hit in found.hits}
     query = mean_direction(index.faces(wearer_faces).vectors)
     by_face = [hit for hit in search_faces(index, query) if hit.photo not in seen]  # via "face"
-    return WordResults(found.hits + by_face, found.notes)
+    notes = found.notes
+    if not by_face:  # say why nothing was added, rather than add nothing in silence
+        notes = [
+            *notes,
+            f"The face above {text.strip()} is in no other photo of the album "
+            "(at the default bar).",
+        ]
+    return WordResults(found.hits + by_face, notes)
 
 
 def with_descriptions(

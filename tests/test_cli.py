@@ -31,7 +31,7 @@ def index_file(album: Path) -> Path:
     output = album.with_suffix(".facefind")
     result = facefind("index", str(album), "-o", str(output), "--model", "Dlib")
     assert result.returncode == 0, result.stderr
-    assert "indexed 11/11 photos" in result.stderr
+    assert "found the faces and read the bib numbers of 11/11 photos" in result.stderr
     assert "race/readme.txt: not a photo (.txt)" in result.stderr
     assert output.is_file()
     return output
@@ -109,3 +109,26 @@ def test_no_match_hint_fits_the_search(index_file: Path, faces_dir: Path) -> Non
     )
     assert result.returncode == 0 and result.stdout == ""
     assert "No photo matched. Try a lower --min-score." in result.stderr  # no "other words"
+
+
+def test_a_face_and_a_description_offline_keep_the_face_matches(
+    index_file: Path, faces_dir: Path
+) -> None:
+    """Offline (no UForm model, so no photo embeddings): --face with --text still gives the
+    person's photos, and says once why the words did not narrow them."""
+    result = facefind(
+        "search",
+        str(index_file),
+        "--face",
+        str(faces_dir / "img5.jpg"),
+        "--text",
+        "at the finish line",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    found = {hit["photo"] for hit in json.loads(result.stdout)["results"]}
+    assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    assert result.stderr.count("cannot be searched by description") == 1
+    assert "not narrowed by the words" in result.stderr and "No photo matched" not in result.stderr
+    alone = facefind("search", str(index_file), "--text", "at the finish line")
+    assert alone.returncode == 0 and "No photo matched. Try other words." in alone.stderr

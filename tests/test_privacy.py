@@ -51,26 +51,22 @@ def test_searching_a_zip_writes_nothing(tmp_path: Path, all_photos, faces_dir: P
     assert all(".deepface/weights" in str(path) for path in new_weights)
 
 
-def test_an_app_session_writes_nothing(all_photos, tiny_uform: Path, monkeypatch) -> None:
+def test_an_app_session_writes_nothing(
+    all_photos, tiny_uform: Path, monkeypatch, tmp_path: Path
+) -> None:
+    """An album indexed, searched and zipped in the app writes no file: not in a temporary
+    folder of this process's own (TMPDIR and Python's tempfile point there, so another program
+    on the machine cannot make it fail), not in the project."""
     from streamlit.testing.v1 import AppTest
 
     monkeypatch.setenv("FACEFIND_UFORM_MODEL", str(tiny_uform))
-    temporary = Path(tempfile.gettempdir())
-    pytest_folders = {path for path in temporary.iterdir() if path.name.startswith("pytest-of-")}
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temporary))
+    monkeypatch.setattr(tempfile, "tempdir", str(temporary))
 
     def temporary_files() -> set[Path]:
-        found = set()
-        for path in temporary.iterdir():
-            if path in pytest_folders or path.name.startswith("facefind-deepface-home-"):
-                continue
-            found |= (
-                {path}
-                if path.is_file()
-                else files_under(path)
-                if os.access(path, os.R_OK)
-                else set()
-            )
-        return found
+        return files_under(temporary)
 
     before_tmp, before_root = temporary_files(), files_under(ROOT)
     app = AppTest.from_file(str(ROOT / "app.py"), default_timeout=600)

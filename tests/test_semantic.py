@@ -167,7 +167,7 @@ def test_index_without_uform_gains_photo_embeddings_later(
     builder = IndexBuilder(FaceEmbedder(TEST_SETTINGS), missing, notify=notices.append)
     index = builder.build(Album(colour_album))
     assert index.photo_embeddings is None and len(index.photos) == 5
-    assert len(notices) == 1 and "Face search works without it" in notices[0]
+    assert len(notices) == 1 and "Face search and bib numbers work without it" in notices[0]
     model = PhotoTextModel(str(tiny_uform))
     with pytest.raises(ModelUnavailableError, match="indexed without photo embeddings"):
         text_search(index, model, "red")
@@ -229,7 +229,7 @@ def test_unavailable_model_is_explained_not_a_traceback(tmp_path: Path) -> None:
     result = run_python(code, {"HF_HUB_CACHE": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"})
     assert "ModelUnavailableError" in result.stderr
     message = result.stderr.strip().splitlines()[-1].split(": ", 1)[1]
-    assert "Face search works without it" in message
+    assert "Face search and bib numbers work without it" in message
     assert "Error" not in message and "NotFound" not in message, "no exception class names"
 
 
@@ -274,7 +274,7 @@ def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_u
         "--quiet",
     )
     assert offline.returncode == 0, offline.stderr
-    assert "Face search works without it" in offline.stderr
+    assert "Face search and bib numbers work without it" in offline.stderr
     # words written in the photos are searched all the same; descriptions wait for `describe`
     unread = facefind("search", str(index), "--text", "red")
     assert unread.returncode == 0 and "No photo matched" in unread.stderr
@@ -286,7 +286,7 @@ def test_cli_text_combined_and_describe_later(tmp_path: Path, all_photos, tiny_u
         "search", str(album), "--text", "red", "--uform-model", str(tmp_path / "no-model")
     )
     assert unindexed.returncode == 0, unindexed.stderr
-    said = unindexed.stderr.index("Text search needs the UForm model")
+    said = unindexed.stderr.index("Descriptions need the UForm model")
     assert "Searching the words written in the photos only" in unindexed.stderr
     assert "indexed" not in unindexed.stderr[:said]  # said before any indexing
     described = facefind(

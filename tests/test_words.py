@@ -175,10 +175,15 @@ def test_a_runner_finds_their_photos_by_bib_number_offline(bib_album: Path, tmp_
         assert "in17.jpg" not in {hit["photo"] for hit in found["results"]}
     nothing = facefind("search", str(index), "--text", "9999")
     assert nothing.returncode == 0 and "No photo matched" in nothing.stderr
+    assert "describe" not in result.stderr  # the bib was found: no word of descriptions
     wearer = facefind("search", str(index), "--text", "27", "--wearer", "--json")
     assert wearer.returncode == 0, wearer.stderr
-    by_words = [hit for hit in json.loads(wearer.stdout)["results"] if hit["via"] == "words"]
+    results = json.loads(wearer.stdout)["results"]
+    by_words = [hit for hit in results if hit["via"] == "words"]
     assert [hit["photo"] for hit in by_words] == ["in13.jpg"]
+    # the runner of in13 is in neither other photo: said, not left silent
+    assert [hit for hit in results if hit["via"] == "face"] == []
+    assert "The face above 27 is in no other photo" in wearer.stderr
 
 
 def test_numbers_a_runner_types_leading_zeros_letters_and_splits() -> None:
@@ -258,6 +263,6 @@ def test_words_are_read_later_into_an_index_made_without_them(tmp_path: Path) ->
     assert f"words read in 2 photos -> {index}" in read.stderr
     found = json.loads(facefind("search", str(index), "--text", "4711", "--json").stdout)
     assert [hit["photo"] for hit in found["results"]] == ["sign.jpg"]
-    assert [photo.name for photo in AlbumIndex.load(index).photos] == ["other.jpg", "sign.jpg"]
+    assert [photo.name for photo in AlbumIndex.load(index).photos] == ["sign.jpg", "other.jpg"]
     wrong = facefind("words", str(tmp_path / "missing.zip"), str(index))
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
