@@ -305,6 +305,10 @@ def test_bad_zip_is_a_message_not_a_traceback() -> None:
 
 def test_forget_this_album_drops_everything(album_files) -> None:
     app = start_app()
+    forget_buttons = [
+        button for button in app.sidebar.button if button.label == "Forget this album"
+    ]
+    assert forget_buttons == [], "nothing to forget before an album is loaded"
     upload_album(app, album_files)
     assert "album" in app.session_state
     app.sidebar.button[0].click().run()
@@ -314,6 +318,26 @@ def test_forget_this_album_drops_everything(album_files) -> None:
     assert not app.get("image") and not app.tabs, "no results, no search"
     assert any("Upload the zip of your event photos" in text.value for text in app.markdown)
     assert app.main.file_uploader[0].value is None, "the album upload is emptied"
+
+
+def test_states_say_what_they_wait_for(saved_index: bytes) -> None:
+    """A saved index opened first: the page says it waits for that index's album. An album
+    whose only photo is broken: no search and no index to save, the reason under Details."""
+    app = start_app()
+    app.sidebar.file_uploader[0].set_value(
+        ("race.facefind", saved_index, "application/octet-stream")
+    )
+    app.run()
+    assert not app.exception
+    notes = [info.value for info in app.info]
+    assert any("Opened the saved index race.facefind. Now upload" in note for note in notes)
+    assert not any("Upload the zip of your event photos" in text.value for text in app.markdown)
+
+    app = start_app()
+    upload_album(app, {"broken.jpg": b"\xff\xd8 not really a photo"})
+    assert metrics(app)["Photos"] == "0"
+    assert any("No photo of this album could be read" in w.value for w in app.warning)
+    assert not app.tabs and not app.get("download_button"), "nothing to search or save"
 
 
 # --- nothing stale, nothing wrong (issue 12) -------------------------------------------------

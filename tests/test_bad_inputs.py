@@ -140,11 +140,11 @@ def archive_cases(all_photos: dict[str, bytes]) -> list[Case]:
                 "café.jpg": "not a photo facefind can read",
             },
         ),
-        Case("empty zip", zip_bytes({}), error="no photos"),
+        Case("empty zip", zip_bytes({}), error="The album is empty: it holds no files"),
         Case(
             "zip without photos",
             zip_bytes({"notes.txt": b"hello", "__MACOSX/._x.jpg": b"junk"}),
-            error="no photos",
+            error="no photos facefind can read",
         ),
     ]
 
