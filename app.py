@@ -273,9 +273,7 @@ def reading_progress(loaded: LoadedAlbum) -> None:
     """'Reading bib numbers: 340 of 900 photos, 2 min left', until they are read; then the
     page runs again with them (a text search typed meanwhile runs again by itself)."""
     reading = loaded.reading
-    if reading is None:
-        return
-    if reading.finished:
+    if reading is None or reading.finished:
         st.rerun()
     st.progress(reading.done / max(reading.total, 1), text=reading.line())
 
@@ -996,7 +994,8 @@ def main() -> None:
             "Details above."
         )
         return
-    reading_progress(loaded)
+    if loaded.reading is not None:  # the fragment reruns itself every 2 s only while needed
+        reading_progress(loaded)
     # keyed, so that a rerun (a toggle, a result) keeps the tab the user is on
     # the tab in use is the server's (rerun on a change), so an action can open its own tab
     faces, words, everyone = st.tabs(

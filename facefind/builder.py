@@ -286,6 +286,17 @@ def add_photo_embeddings(
     return replace(index, photo_embeddings=vectors, photo_model=photo_model.name)
 
 
+def indexed_entries(index: IndexStore, album: PhotoSource) -> list[PhotoEntry]:
+    """The album's entry for each photo of the index, in photo order: reading them again
+    (describe, words) needs the very album the index was made from."""
+    try:
+        return [album.entry(info.name) for info in index.photos]
+    except KeyError as missing:
+        raise FacefindError(
+            f"This album is not the one the index was made from ({missing.args[0]} is missing)."
+        ) from None
+
+
 def describe_photos(
     index: IndexStore,
     album: PhotoSource,
@@ -298,12 +309,7 @@ def describe_photos(
     as indexing prepares them (steps.prepare_for_uform), so the vectors are those `index`
     gives.
     """
-    try:
-        entries = [album.entry(info.name) for info in index.photos]
-    except KeyError as missing:
-        raise FacefindError(
-            f"This album is not the one the index was made from ({missing.args[0]} is missing)."
-        ) from None
+    entries = indexed_entries(index, album)
     photo_model.load()
     batch = _photo_batches(photo_model)
     for done, entry in enumerate(entries, start=1):

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 from .archive import PhotoSource, Skipped
+from .builder import indexed_entries
 from .config import ImageLimits
 from .errors import FacefindError, PhotoError
 from .faces import decode_for_faces
@@ -60,12 +61,7 @@ def read_words(
 ) -> WordsRead:
     """The words of each of the index's photos, read from the album it was made from, a few
     photos at once (one thread a core, at most 4). Raises `Cancelled` when `stop` is set."""
-    try:
-        entries = [album.entry(info.name) for info in index.photos]
-    except KeyError as missing:
-        raise FacefindError(
-            f"This album is not the one the index was made from ({missing.args[0]} is missing)."
-        ) from None
+    entries = indexed_entries(index, album)
     reader.load()
     faces = index.faces_in(range(len(index.photos)))
     boxes: list[list] = [[] for _ in index.photos]
