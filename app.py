@@ -691,7 +691,8 @@ def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
         number = text.strip()
         file_name = f"bib-{number}.zip" if number.isdigit() else f"photos-{slug(text)}.zip"
         hits = text_hits(loaded, text, count, within)
-        results_grid(loaded, hits, "text", like=described, file_name=file_name)
+        if hits or loaded.reading is None:  # while the words are read, the note says it all
+            results_grid(loaded, hits, "text", like=described, file_name=file_name)
     elif picture is not None:
         model = photo_text_model(str(index.photo_model))
         hits = similar_to_picture(index, model, picture.getvalue(), count)
