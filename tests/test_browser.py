@@ -214,10 +214,9 @@ def upload_album(page, album: Path) -> None:
         "input[type='file']"
     ).set_input_files(album)
     page.get_by_text("Faces found").wait_for()
-    wait_until_idle(page)  # the run that found the faces, and drew the words' progress
-    # the bib numbers are read after the faces: wait for them as a user who waits would,
-    # then for the run that shows them (it redraws the page)
-    page.wait_for_function("() => !document.body.innerText.includes('Reading bib numbers')")
+    # the bib numbers are read after the faces: wait for them as a user who waits would (the
+    # sidebar names the word reader once they are in the index), then for that run to end
+    page.get_by_text("for words in photos").wait_for()
     wait_until_idle(page)
 
 
