@@ -31,7 +31,7 @@ from .config import (
 from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
-from .people import People, group_people
+from .people import People, PeopleNotes, group_people
 from .pgurl import is_store_url, safe_url
 from .progress import IndexingRate
 from .results import PhotoHit
@@ -328,8 +328,9 @@ def _text_hits(
 def run_people(args: argparse.Namespace) -> int:
     """Everyone in the album, without a query photo: groups of faces, most photos first."""
     index, _, album = _load_or_index(args)
-    people = group_people(index, min_photos=args.min_photos)
-    report = people_report(index, people)
+    notes = _people_notes(index)
+    people = notes.shown(args.min_photos) if notes else group_people(index, args.min_photos)
+    report = people_report(index, people, notes.names if notes else {})
     if args.export:
         if args.album_zip and not is_index_file(args.album_zip[0]):
             album = _open_album(args.album_zip)
@@ -347,7 +348,10 @@ def run_people(args: argparse.Namespace) -> int:
         sys.stdout.write("\n")
         return 0
     for entry in report["people"]:
-        print(f"person {entry['id']}: {len(entry['photos'])} photos, {entry['faces']} faces")
+        who = (
+            f"{entry['name']} (person {entry['id']})" if entry["name"] else f"person {entry['id']}"
+        )
+        print(f"{who}: {len(entry['photos'])} photos, {entry['faces']} faces")
     print(
         f"{report['others']} faces of people seen in fewer than {args.min_photos} photos "
         "are not listed (--min-photos 1 lists them too)",
@@ -356,13 +360,21 @@ def run_people(args: argparse.Namespace) -> int:
     return 0
 
 
-def people_report(index: IndexStore, people: People) -> dict:
-    """The JSON document of `facefind people`."""
+def _people_notes(index: IndexStore) -> PeopleNotes | None:
+    """The names, merges, corrections and hidden people saved with an index from the app."""
+    saved = getattr(index, "people_notes", None)
+    return saved and PeopleNotes.from_json(saved, index.face_count, len(index.photos))
+
+
+def people_report(index: IndexStore, people: People, names: dict[int, str] | None = None) -> dict:
+    """The JSON document of `facefind people` (a person's name where the user gave one)."""
     shown = index.faces([person.face for person in people.people])
+    names = names or {}
     return {
         "people": [
             {
                 "id": person.id,
+                "name": names.get(person.id),
                 "photos": [index.photos[photo].name for photo in person.photos],
                 "faces": len(person.faces),
                 "face": {

@@ -111,6 +111,16 @@ class PeopleNotes:
         )
         return notes if fits else None
 
+    def shown(self, min_photos: int) -> People:
+        """The people as the user left them, most photos first, without those they hid, nor
+        those seen in fewer than `min_photos` photos (their faces are counted as others)."""
+        kept = [p for p in self.people.people if p.id not in self.hidden]
+        shown = sorted(
+            (p for p in kept if len(p.photos) >= min_photos), key=lambda p: -len(p.photos)
+        )
+        left = sum(len(p.faces) for p in kept if len(p.photos) < min_photos)
+        return People(tuple(shown), self.people.others + left)
+
 
 def partitioned_links(
     embeddings: np.ndarray,

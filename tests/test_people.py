@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -162,3 +163,29 @@ def test_people_from_partitioned_links_equal_every_pair_compared(
     whole = face_links(album_index.embeddings, album_index.face_photo, 0.93)
     parted = partitioned_links(album_index.embeddings, album_index.face_photo, 0.93, cells=6)
     assert parted.tolist() == whole.tolist()
+
+
+def test_names_given_in_the_app_travel_to_the_cli(tmp_path: Path, all_photos) -> None:
+    """An index saved from the app with a name and a hidden person: `facefind people` shows
+    the name (JSON and text) and leaves the hidden person out."""
+    from facefind.builder import build_index
+    from facefind.config import face_settings
+    from facefind.people import PeopleNotes
+
+    from .builders import zip_bytes
+
+    names = ["img1.jpg", "img2.jpg", "img4.jpg", "img16.jpg", "img17.jpg", "img20.jpg"]
+    album = zip_bytes({name: all_photos[name] for name in names})
+    index = build_index(album, face_settings("Dlib"))
+    people = group_people(index, min_photos=1)  # as the app groups them
+    first, second = people.people[0], people.people[1]
+    notes = PeopleNotes(people, {first.id: "Kofi Annan"}, frozenset({second.id}))
+    path = tmp_path / "album.facefind"
+    replace(index, people_notes=notes.to_json()).save(path)
+    report = json.loads(facefind("people", str(path), "--json").stdout)
+    shown = [(entry["id"], entry["name"]) for entry in report["people"]]
+    assert shown == [(first.id, "Kofi Annan")]
+    assert report["people"][0]["photos"] == ["img1.jpg", "img2.jpg", "img4.jpg"]
+    assert report["others"] == 1  # img20's face, seen once; the hidden person is left out
+    text = facefind("people", str(path))
+    assert text.returncode == 0 and f"Kofi Annan (person {first.id}): 3 photos" in text.stdout
