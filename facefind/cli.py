@@ -298,22 +298,23 @@ def _text_hits(
         found = wearer_search(index, found, args.text)
     for note in found.notes:
         _notify(note)
+    described = index.photo_vectors() is not None  # asked once: a database reads them all
     photo_model = None
-    if index.photo_vectors() is not None:
+    if described:
         photo_model = _usable_text_model(args.uform_model or index.photo_model, quiet=True)
     if photo_model is not None:
         return with_descriptions(index, found, photo_model, args.text, args.top, within)
     if found.hits:  # the words matched: descriptions are not missed
         return found.hits
     searched_now = not (is_index_file(args.album) or is_store_url(args.album))
-    if index.photo_vectors() is None and not searched_now:
+    if not described and not searched_now:
         _notify(
             "No photo has these words written in it, and this album was indexed without photo "
             "embeddings (the UForm model was not available), so it cannot be searched by "
             "description: add them with `facefind describe ALBUM.zip INDEX` where the model "
             "can be had."
         )
-    elif index.photo_vectors() is not None:  # described, but the model cannot be had now
+    elif described:  # but the model cannot be had now
         # (a zip searched now without the model: that was said before it was indexed)
         _notify(
             "No photo has these words written in it, and descriptions need the UForm model, "

@@ -70,17 +70,6 @@ def fit_within(pixels: np.ndarray, max_side: int) -> np.ndarray:
     return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
 
 
-def resized(pixels: np.ndarray, long_side: int) -> np.ndarray:
-    """The image with its long side made `long_side`: shrunk by area averaging (fit_within),
-    or enlarged by bicubic interpolation, which keeps small text's strokes joined."""
-    height, width = pixels.shape[:2]
-    if max(height, width) >= long_side:
-        return fit_within(pixels, long_side)
-    factor = long_side / max(height, width)
-    size = (max(1, round(width * factor)), max(1, round(height * factor)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_CUBIC)
-
-
 def open_image(data: bytes, limits: ImageLimits | None = None) -> Image.Image:
     """Open (not yet decode) a photo, refusing what is not an image or is too large."""
     limits = limits or ImageLimits()

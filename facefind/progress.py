@@ -26,8 +26,12 @@ class IndexingRate:
     def seconds(self) -> float:
         return time.monotonic() - self.started
 
+    def seconds_left(self, done: int, total: int) -> float | None:
+        """The time the rest will take at the rate so far; None before the first photo."""
+        return (total - done) * self.seconds() / done if done else None
+
     def line(self, done: int, total: int) -> str:
         """'indexed 120/900 photos, 3.2 photos/s, 4 min left'"""
         rate = done / max(self.seconds(), 1e-6)
-        left = (total - done) / rate if rate else 0.0
+        left = self.seconds_left(done, total) or 0.0
         return f"{self.verb} {done}/{total} photos, {rate:.1f} photos/s, {duration(left)} left"

@@ -23,6 +23,7 @@ from .errors import FacefindError, PhotoError
 from .faces import decode_for_faces
 from .index import AlbumIndex
 from .progress import IndexingRate, Progress, duration
+from .steps import read_words_safely
 from .words import READER_NAME, Word, WordReader
 
 log = logging.getLogger("facefind")
@@ -74,12 +75,9 @@ def read_words(
         name = index.photos[number].name
         try:
             photo, _ = decode_for_faces(album.read(entries[number]), index.settings, limits)
-            return reader.read(photo, boxes[number]), None
         except PhotoError as error:
             return [], Skipped(name, f"indexed without its words: {error}")
-        except Exception as error:  # never let one photo's words stop the album
-            log.error("Reading the words of %s failed", name, exc_info=error)
-            return [], Skipped(name, f"indexed without its words: reading failed ({error})")
+        return read_words_safely(reader, photo, boxes[number], name)
 
     words: list[list[Word]] = []
     failed: list[Skipped] = []
@@ -133,8 +131,7 @@ class BackgroundReading:
 
     def line(self) -> str:
         """'Reading bib numbers: 340 of 900 photos, 2 min left'"""
-        seconds = self._rate.seconds()
-        left = (self.total - self.done) * seconds / self.done if self.done else None
+        left = self._rate.seconds_left(self.done, self.total)
         when = f", {duration(left)} left" if left is not None else ""
         return f"Reading bib numbers: {self.done} of {self.total} photos{when}"
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .archive import Skipped
+from .chips import Box
 from .config import FaceSettings, ImageLimits
 from .detection import DetectedFace
 from .errors import FacefindError, PhotoError
@@ -94,16 +95,22 @@ class AnalysePhoto:
     def _read_words(
         self, photo: DecodedPhoto, faces: list[DetectedFace], name: str
     ) -> tuple[list[Word], Skipped | None]:
-        """The photo's words (its faces tell the reader how large its bibs are); where reading
-        fails the photo is indexed all the same, and the failure reported with the skipped
-        files."""
         if self.word_reader is None:
             return [], None
-        try:
-            return self.word_reader.read(photo, [face.box for face in faces]), None
-        except Exception as error:  # never let one photo's words stop the album
-            log.error("Reading the words of %s failed", name, exc_info=error)
-            return [], Skipped(name, f"indexed without its words: reading failed ({error})")
+        return read_words_safely(self.word_reader, photo, [face.box for face in faces], name)
+
+
+def read_words_safely(
+    reader: WordReader, photo: DecodedPhoto, faces: Sequence[Box], name: str
+) -> tuple[list[Word], Skipped | None]:
+    """The photo's words (its faces tell the reader how large its bibs are); where reading
+    fails the photo is indexed all the same, and the failure reported with the skipped
+    files. Indexing and the reading after the faces (reading.py) both read this way."""
+    try:
+        return reader.read(photo, faces), None
+    except Exception as error:  # never let one photo's words stop the album
+        log.error("Reading the words of %s failed", name, exc_info=error)
+        return [], Skipped(name, f"indexed without its words: reading failed ({error})")
 
 
 @dataclass(frozen=True)

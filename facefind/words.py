@@ -147,7 +147,9 @@ class WordReader(ShipsWithoutModels):
 
 def _text_scan(pixels: np.ndarray, long_side: int) -> np.ndarray:
     """The copy text is found on: `long_side` long, each side a multiple of 32 (what the
-    detector's network takes), made in one resize."""
+    detector's network takes; RapidOCR would resize it once more to get there). Enlarged
+    bicubically; shrunk by a whole factor first (images.fit_within's fast path), then
+    exactly."""
     height, width = pixels.shape[:2]
     factor = long_side / max(height, width)
     size = (max(32, round(width * factor / 32) * 32), max(32, round(height * factor / 32) * 32))
