@@ -10,9 +10,9 @@ faces is shrunk, and a photo with no face is scanned at `MAX_SCAN`. Each line fo
 from the sharper decode (cut out and straightened). Numbers split over two boxes on one line
 ("1 17") are also read joined. The measurements behind each number: docs/accuracy.md, "Words
 in photos". The models ship inside the `rapidocr-onnxruntime` wheel: nothing is downloaded.
-Each thread has its own RapidOCR object; the ONNX Runtime sessions under them are one per
-process, shared by the threads, each run on one thread so the indexing workers do not fight
-over the cores.
+Each thread has its own RapidOCR object; the models under them are compiled once per process
+(by OpenVINO where installed, else ONNX Runtime: `text_model`), shared by the threads, each
+inference on one thread so the indexing workers do not fight over the cores.
 
 Matching is by whole words: a number matches that number exactly (`1234` finds bib 1234, never
 12345 or 234; a bib printed `0123` is found by `123`) and words match case- and
@@ -22,10 +22,11 @@ accent-insensitively.
 from __future__ import annotations
 
 import functools
+import os
 import re
 import threading
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -105,8 +106,8 @@ class WordReader(ShipsWithoutModels):
                 det_unclip_ratio=UNCLIP_RATIO,
                 use_cls=False,  # photos are upright once EXIF is applied
             )
-            ocr.text_det.infer.session = _session_with_arena(DETECTION_MODEL)
-            ocr.text_rec.session.session = _session_with_arena(RECOGNITION_MODEL)
+            ocr.text_det.infer = text_model(DETECTION_MODEL)
+            ocr.text_rec.session = text_model(RECOGNITION_MODEL)
             self._local.ocr = ocr
         return ocr
 
@@ -176,24 +177,74 @@ DETECTION_MODEL = "ch_PP-OCRv4_det_infer.onnx"
 RECOGNITION_MODEL = "ch_PP-OCRv4_rec_infer.onnx"
 
 
-@functools.cache
-def _session_with_arena(model: str):
-    """RapidOCR's model in a session that keeps its memory arena (RapidOCR turns it off, which
-    costs 18% of the detector's time: 0.69 -> 0.57 s on a 2048x1536 copy), one per process,
-    shared by the threads (ONNX Runtime runs a session from several threads at once): the
-    arena's first growth costs about 1 s of page faults, paid once, not once a thread.
-    Memory patterns are off: they are planned per input size, and every photo's copy has its
-    own (a second second of page faults)."""
-    import onnxruntime
+def _model_path(model: str) -> Path:
     import rapidocr_onnxruntime
 
-    path = Path(rapidocr_onnxruntime.__file__).parent / "models" / model
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 4
-    options.enable_mem_pattern = False
-    return onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    return Path(rapidocr_onnxruntime.__file__).parent / "models" / model
+
+
+@functools.cache
+def text_model(model: str) -> Callable[[np.ndarray], list[np.ndarray]]:
+    """One of RapidOCR's models as a callable (input batch -> outputs), made once per process
+    and shared by the threads. OpenVINO runs it where it is installed: the same network, the
+    same outputs in float32, in two thirds of ONNX Runtime's time (a 2016x1504 detection
+    0.49 -> 0.32 s), and about half again where the CPU computes in bfloat16, which OpenVINO
+    then does by itself (0.20 s; every bib still read: docs/accuracy.md, "Words in photos").
+    ONNX Runtime runs it otherwise."""
+    try:
+        import openvino  # noqa: F401
+    except ImportError:
+        return _OnnxRuntimeModel(_model_path(model))
+    return _OpenVinoModel(_model_path(model))
+
+
+class _OpenVinoModel:
+    """A model compiled once with one stream a core, each stream one thread: the indexing
+    threads each infer on their own request, in parallel (with a single stream they would wait
+    for each other), and none of them spreads over the cores the face model is using."""
+
+    def __init__(self, path: Path):
+        import openvino
+
+        cores = os.cpu_count() or 1
+        self._compiled = openvino.Core().compile_model(
+            str(path),
+            "CPU",
+            {"NUM_STREAMS": cores, "INFERENCE_NUM_THREADS": cores, "ENABLE_CPU_PINNING": False},
+        )
+        self._local = threading.local()
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        request.infer([batch])
+        return [request.get_output_tensor(0).data.copy()]
+
+
+class _OnnxRuntimeModel:
+    """The model in an ONNX Runtime session that keeps its memory arena (RapidOCR turns it off,
+    which costs 18% of the detector's time: 0.69 -> 0.57 s on a 2048x1536 copy), run on one
+    thread by each indexing thread (ONNX Runtime runs a session from several threads at once):
+    the arena's first growth costs about 1 s of page faults, paid once, not once a thread.
+    Memory patterns are off: they are planned per input size, and every photo's copy has its
+    own (a second second of page faults)."""
+
+    def __init__(self, path: Path):
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 4
+        options.enable_mem_pattern = False
+        self._session = onnxruntime.InferenceSession(
+            str(path), options, providers=["CPUExecutionProvider"]
+        )
+        self._input = self._session.get_inputs()[0].name
+
+    def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
+        return self._session.run(None, {self._input: batch})
 
 
 def joined_numbers(words: Sequence[Word]) -> list[Word]:

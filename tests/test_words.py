@@ -15,6 +15,7 @@ from facefind.config import FaceSettings
 from facefind.images import decode_photo
 from facefind.index import AlbumIndex
 from facefind.words import (
+    DETECTION_MODEL,
     MAX_SCAN,
     MIN_SCAN,
     Word,
@@ -22,6 +23,7 @@ from facefind.words import (
     joined_numbers,
     matching_words,
     spellings,
+    text_model,
     tokens,
 )
 from facefind.wordsearch import common_tokens, face_above, word_search
@@ -57,6 +59,38 @@ def test_the_reader_reads_a_printed_number_with_its_box() -> None:
     # the text is drawn from (60, 100), 150 px high; boxes are grown by words.UNCLIP_RATIO
     assert 20 <= x <= 120 and 60 <= y <= 200 and 250 <= width <= 520 and 60 <= height <= 260
     assert 0.5 <= found[0].confidence <= 1.0
+
+
+@pytest.mark.parametrize("engine", ["OpenVINO", "ONNX Runtime"])
+def test_both_engines_read_the_number_and_send_nothing(
+    engine: str, monkeypatch, tmp_path: Path
+) -> None:
+    """OpenVINO runs the text models where it is installed, ONNX Runtime otherwise (a platform
+    with no OpenVINO wheel): both read the same number; OpenVINO's telemetry, which only its
+    model-conversion tool uses, is never started and writes nothing."""
+    import sys
+
+    monkeypatch.setenv("HOME", str(tmp_path))  # where its consent file would be written
+    if engine == "OpenVINO":
+        import openvino_telemetry
+
+        def no_telemetry(*args: object, **kwargs: object) -> None:
+            raise AssertionError("OpenVINO's telemetry was started")
+
+        monkeypatch.setattr(openvino_telemetry.Telemetry, "__init__", no_telemetry)
+    else:
+        monkeypatch.setitem(sys.modules, "openvino", None)  # what a missing package looks like
+    text_model.cache_clear()
+    try:
+        photo = decode_photo(printed_jpeg("4711"), 2048)
+        texts = [word.text for word in WordReader().read(photo)]
+        model = text_model(DETECTION_MODEL)
+    finally:
+        text_model.cache_clear()
+    assert any("4711" in tokens(text) for text in texts), texts
+    wanted = "_OpenVinoModel" if engine == "OpenVINO" else "_OnnxRuntimeModel"
+    assert type(model).__name__ == wanted
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_words_are_kept_in_the_index_file(tmp_path: Path) -> None:
