@@ -125,12 +125,14 @@ class IndexingSettings:
     workers: int | None = None
     #: Photos decoded and detected ahead of the one being recorded, per worker.
     look_ahead: int = 2
-    #: Faces per call of the face model (dlib holds the GIL ~100 ms a face: see face_process).
+    #: Faces per call of the face model (3 ms a face for dlib's network in OpenVINO; dlib
+    #: itself holds the GIL ~55 ms a face: see face_process).
     face_batch: int = 8
     #: Batches of faces sent to the helper processes and not yet collected.
     pending_batches: int = 4
-    #: Helper processes that embed faces (dlib's descriptor, ~100 ms a face, is the slowest
-    #: step once detection is cheap); None: one per core where there is more than one.
+    #: Helper processes that embed faces where the face model holds the GIL (dlib itself, ~55
+    #: ms a face); None: one per core where there is more than one, and none for dlib's network
+    #: in OpenVINO, which embeds without the GIL (IndexBuilder.helper_processes).
     embedding_processes: int | None = None
     #: Photos per call of the UForm image encoder.
     photo_batch: int = 16

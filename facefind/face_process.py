@@ -1,5 +1,6 @@
 """The face model in helper processes, so that embedding overlaps decoding and detecting and
-runs on every core.
+runs on every core, where the model holds the GIL: dlib itself (when OpenVINO cannot run its
+network: dlib_descriptor.py) and models run through DeepFace.
 
 dlib's `compute_face_descriptor` holds Python's GIL for the whole call (about 100 ms a face on
 this project's 2-core machine), so in one process the threads that decode and detect the next

@@ -3,11 +3,14 @@ of facefind uses for faces.
 
 `FaceEmbedder` resolves the model and detector once (models.py says what cannot be had),
 finds and aligns faces with a `FaceDetector` (detection.py), and embeds the aligned faces of
-many photos in one batched model call (`embed_crops`, also run by the helper process).
+many photos in one batched model call (`embed_crops`, also run by the helper process). dlib's
+model runs as OpenVINO's rebuild of its network where it can (dlib_descriptor.py: the same
+vectors, 20 times as fast, without the GIL), otherwise through DeepFace.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 from collections.abc import Callable, Sequence
@@ -18,9 +21,10 @@ import numpy as np
 from .chips import Box
 from .config import EMBEDDING_SIZE, FaceSettings, ImageLimits, detect_size_of
 from .detection import DetectedFace, FaceDetector
+from .dlib_descriptor import CHIP_SIZE, DescriptorNetwork, descriptor_network
 from .images import DecodedPhoto, decode_photo
 from .models import resolve_settings
-from .runtime import ShipsWithoutModels, deepface
+from .runtime import MODEL_WEIGHT_FILES, ShipsWithoutModels, deepface, dlib_model_file
 from .vectors import l2_normalize
 
 __all__ = ["Box", "DetectedFace", "Face", "FaceEmbedder", "decode_for_faces", "embed_crops"]
@@ -28,7 +32,8 @@ __all__ = ["Box", "DetectedFace", "Face", "FaceEmbedder", "decode_for_faces", "e
 log = logging.getLogger("facefind")
 
 #: DeepFace keeps one instance of each face model per process; its native code (dlib, ONNX
-#: Runtime sessions shared across app sessions) is called by one thread at a time.
+#: Runtime sessions shared across app sessions) is called by one thread at a time. The OpenVINO
+#: rebuild of dlib's network needs no lock: each thread infers on a request of its own.
 _MODEL_LOCK = threading.Lock()
 
 
@@ -42,9 +47,35 @@ class Face:
 
 
 def embed_crops(crops: Sequence[np.ndarray], model_name: str) -> np.ndarray:
-    """Unit-length embeddings of aligned BGR face crops by one DeepFace.represent call."""
+    """Unit-length embeddings of aligned BGR face crops in one batched model call."""
     if not len(crops):
         return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+    network = fast_dlib_network() if model_name == "Dlib" else None
+    if network is not None:
+        vectors = network.describe(np.stack([_as_deepface_feeds_dlib(crop) for crop in crops]))
+        return l2_normalize(vectors.astype(np.float32))
+    with _MODEL_LOCK:
+        return _embed_with_deepface(crops, model_name)
+
+
+def fast_dlib_network() -> DescriptorNetwork | None:
+    """dlib's network rebuilt in OpenVINO (None: dlib itself embeds, through DeepFace)."""
+    weights = dlib_model_file(MODEL_WEIGHT_FILES["Dlib"])
+    return descriptor_network(weights) if weights is not None else None
+
+
+def _as_deepface_feeds_dlib(crop: np.ndarray) -> np.ndarray:
+    """The RGB uint8 chip DeepFace gives dlib for a BGR crop (its resize to 150x150, its scaling
+    to [0, 1] and back, truncated), so that both paths embed the same pixels."""
+    deepface()  # configured before its first import
+    preprocessing = importlib.import_module("deepface.modules.preprocessing")
+    scaled = preprocessing.resize_image(crop, (CHIP_SIZE, CHIP_SIZE))[0][:, :, ::-1]
+    if scaled.max() <= 1:
+        scaled = scaled * 255
+    return scaled.astype(np.uint8)
+
+
+def _embed_with_deepface(crops: Sequence[np.ndarray], model_name: str) -> np.ndarray:
     results = deepface().represent(list(crops), model_name=model_name, detector_backend="skip")
     if len(crops) == 1:
         results = [results]
@@ -142,9 +173,13 @@ class FaceEmbedder(ShipsWithoutModels):
     def embed(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Unit-length embeddings of aligned face crops, in one batched model call."""
         self.load()
-        model_name = self.model_name
-        with _MODEL_LOCK:
-            return embed_crops(crops, model_name)
+        return embed_crops(crops, self.model_name)
+
+    def embeds_without_gil(self) -> bool:
+        """Whether embedding leaves Python's other threads running (dlib's network in
+        OpenVINO), so that it needs no helper process to overlap the decoding."""
+        self.load()
+        return self.model_name == "Dlib" and fast_dlib_network() is not None
 
     def faces(self, photo: DecodedPhoto, thorough: bool = False) -> list[Face]:
         """Detect and embed the faces of one photo (largest first)."""

@@ -102,7 +102,8 @@ def test_a_store_of_a_newer_schema_is_refused_with_what_to_do(store_url: str) ->
 
 def test_hnsw_search_finds_what_the_exact_search_finds(store_url: str) -> None:
     """20,000 faces of 500 people (40 photos each, as a runner of a big race): HNSW candidates
-    re-checked exactly give the same photos as a sequential scan, over 30 random queries."""
+    re-checked exactly give the photos of a sequential scan, over 30 random queries, and never
+    one it does not give."""
     from facefind.index import AlbumIndex
     from facefind.store import PhotoInfo
 
@@ -125,12 +126,17 @@ def test_hnsw_search_finds_what_the_exact_search_finds(store_url: str) -> None:
     store = open_store(store_url)
     store.add(index)
     exact = open_store(store_url, exact=True)
+    found = wanted = 0
     for person in rng.integers(0, 500, size=30):
         query = l2_normalize(people[person] + rng.normal(size=EMBEDDING_SIZE) * 0.02)
         fast = [hit.name for hit in search_faces(store, query)]
         slow = [hit.name for hit in search_faces(exact, query)]
-        assert fast == slow == [hit.name for hit in search_faces(index, query)]
-        assert len(fast) > 20
+        assert slow == [hit.name for hit in search_faces(index, query)]
+        assert set(fast) <= set(slow) and len(slow) > 20  # never a photo the bar refuses
+        found, wanted = found + len(fast), wanted + len(slow)
+    # HNSW's graph is built with random levels, so a run may miss a face outright (pgvector's
+    # approximation; bench_pgstore.py measures it): all but 1% are found
+    assert found >= 0.99 * wanted
 
 
 class StopAfter(Exception):
