@@ -23,6 +23,7 @@ from facefind.config import (
     DETECTORS,
     FACE_MODELS,
     FALLBACK_DETECTOR,
+    AlbumSettings,
     FaceSettings,
     detector_name,
     face_settings,
@@ -35,16 +36,8 @@ from facefind.event import Event, event_location, open_event
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
 from facefind.index import AlbumIndex
-from facefind.people import (
-    People,
-    PeopleNotes,
-    Person,
-    group_people,
-    merge,
-    person_hits,
-    person_query,
-    without_photo,
-)
+from facefind.people import PeopleNotes, Person, group_people, person_hits, person_query
+from facefind.people_editor import PeopleEditor
 from facefind.progress import IndexingRate
 from facefind.ranking import similar_photos, similar_to_picture
 from facefind.reading import BackgroundReading
@@ -107,11 +100,9 @@ class LoadedAlbum:
     query_faces: dict = field(default_factory=dict)  # (picture digest) -> its faces
     like: int | None = None  # the photo "more like this" was asked for
     download: tuple[tuple[str, ...], bytes] | None = None  # names and their prepared zip
-    people: People | None = None  # everyone in the album, with the user's merges
-    people_before: People | None = None  # the people before the last merge or correction
+    #: everyone in the album with the user's merges, names, hidden people and their Undo
+    editor: PeopleEditor | None = None
     person: int | None = None  # the id of the person whose page is open in the People tab
-    names: dict[int, str] = field(default_factory=dict)  # person id -> the name given
-    hidden: set[int] = field(default_factory=set)  # person ids the user hid
     person_faces: dict = field(default_factory=dict)  # face row -> its crop, made once
     reading: BackgroundReading | None = None  # the words, read after the faces
 
@@ -120,21 +111,29 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
     with st.sidebar:
         st.header("Album")
         with st.expander("Settings"):
-            st.caption("Changing any of these indexes the album again.")
+            st.caption("Changing any of these indexes the album again, once you apply them.")
             defaults = FaceSettings()
             if "face-model-in-effect" in st.session_state:  # the choice could not be had
                 st.session_state["face-model"] = st.session_state.pop("face-model-in-effect")
+                st.session_state["face-detector"] = preferred_detector(
+                    st.session_state["face-model"]
+                )
+                detector_chosen()
             model = st.selectbox(
                 "Face model",
                 FACE_MODELS,
                 index=FACE_MODELS.index(defaults.model),
                 key="face-model",
-                on_change=lambda: st.session_state.pop("settings-notices", None),
+                on_change=model_chosen,
             )
             detector = st.selectbox(
                 "Face detector",
                 DETECTORS,
-                index=DETECTORS.index(preferred_detector(model)),
+                # the default model's; a change of model sets its own (model_chosen): a default
+                # that moved with the model would make a new widget, which forgets the choice
+                index=DETECTORS.index(preferred_detector(defaults.model)),
+                key="face-detector",
+                on_change=detector_chosen,
                 help="Each model's best detector by DeepFace's own tests is chosen for it. "
                 "yunet downloads its weights on first use.",
             )
@@ -142,23 +141,26 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
                 "Minimum face confidence",
                 0.0,
                 1.0,
-                min_confidence_of(defaults, detector),
+                min_confidence_of(defaults, preferred_detector(defaults.model)),
                 0.05,
+                key="min-confidence",
                 help="Faces the detector is less sure of are ignored.",
             )
             thorough = st.checkbox(
                 "Thorough face detection (slower)",
                 defaults.thorough,
+                key="thorough",
                 help="Photos where no face is found get a second look with a slower detector "
                 "that finds turned and dark faces: about 3 s more for each such photo.",
             )
             uform_choices = list(dict.fromkeys([configured_model(), *UFORM_MODELS]))
-            uform = st.selectbox("Text model (UForm)", uform_choices)
+            uform = st.selectbox("Text model (UForm)", uform_choices, key="uform-model")
             read_words = st.checkbox(
                 "Read words and bib numbers in the photos",
                 True,
+                key="read-words",
                 help="Finds a photo by the number on a bib or the words on a sign. Read after "
-                "the faces, which can be searched meanwhile; about 0.5 s a photo on one core "
+                "the faces, which can be searched meanwhile; about 0.2 s a photo on one core "
                 "(docs/accuracy.md).",
             )
         saved = st.file_uploader(
@@ -179,7 +181,51 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
     # the detector's own bar is left to the detector in effect (it changes after a fallback)
     own_bar = confidence == min_confidence_of(defaults, detector)
     settings = face_settings(model, detector, None if own_bar else confidence, thorough)
-    return album_uploader(), settings, uform, read_words
+    return album_uploader(), *applied_settings(AlbumSettings(settings, uform, read_words))
+
+
+def applied_settings(chosen: AlbumSettings) -> tuple[FaceSettings, str, bool]:
+    """The settings the album is indexed with: what is chosen while no album is loaded; once
+    one is, a change waits for Apply (it indexes the whole album again), or Cancel."""
+    applied: AlbumSettings | None = st.session_state.get("applied-settings")
+    if applied is None or st.session_state.get("album") is None:
+        applied = st.session_state["applied-settings"] = chosen
+    elif chosen != applied:
+        with st.sidebar:
+            st.warning("Apply these settings? The album is indexed again with them.")
+            apply, cancel = st.columns(2)
+            apply.button("Apply", key="settings-apply", on_click=apply_settings, args=(chosen,))
+            cancel.button(
+                "Cancel", key="settings-cancel", on_click=restore_settings, args=(applied,)
+            )
+    return applied.faces, applied.uform, applied.read_words
+
+
+def apply_settings(chosen: AlbumSettings) -> None:
+    st.session_state["applied-settings"] = chosen
+
+
+def restore_settings(applied: AlbumSettings) -> None:
+    """Before the rerun: the widgets back to the settings the album is indexed with."""
+    faces = applied.faces
+    st.session_state["face-model"] = faces.model
+    st.session_state["face-detector"] = faces.detector
+    st.session_state["min-confidence"] = min_confidence_of(faces, faces.detector)
+    st.session_state["thorough"] = faces.thorough
+    st.session_state["uform-model"] = applied.uform
+    st.session_state["read-words"] = applied.read_words
+
+
+def model_chosen() -> None:
+    """A new model gets its best detector, and that detector's own bar."""
+    st.session_state.pop("settings-notices", None)
+    st.session_state["face-detector"] = preferred_detector(st.session_state["face-model"])
+    detector_chosen()
+
+
+def detector_chosen() -> None:
+    detector = st.session_state["face-detector"]
+    st.session_state["min-confidence"] = min_confidence_of(FaceSettings(), detector)
 
 
 def album_uploader():
@@ -226,6 +272,7 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     if in_effect.model != settings.model:  # say so, and show the model in effect in Settings
         st.session_state["settings-notices"] = list(embedder.notices)
         st.session_state["face-model-in-effect"] = in_effect.model
+        st.session_state.pop("applied-settings", None)  # what is in effect is what applies
         st.rerun()
     for notice in st.session_state.get("settings-notices", []) + embedder.notices:
         st.sidebar.warning(notice)  # in view, not folded: the choice did not take effect
@@ -299,7 +346,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
         index.people_notes, index.face_count, len(index.photos)
     )
     if notes:  # the names, merges and corrections saved with it
-        loaded.people, loaded.names, loaded.hidden = notes.people, notes.names, set(notes.hidden)
+        loaded.editor = PeopleEditor.starting_from(notes.people, notes)
     st.session_state["album"] = loaded
     return loaded
 
@@ -307,9 +354,8 @@ def open_saved(upload, saved) -> LoadedAlbum:
 def index_file(loaded: LoadedAlbum, index: AlbumIndex) -> bytes:
     """The index as a .facefind file, made when the user saves it, with their People work
     (names, merges, corrections, hidden people) when there is some."""
-    if loaded.people is not None:
-        notes = PeopleNotes(loaded.people, dict(loaded.names), frozenset(loaded.hidden))
-        index = replace(index, people_notes=notes.to_json())
+    if loaded.editor is not None:
+        index = replace(index, people_notes=loaded.editor.notes.to_json())
     buffer = io.BytesIO()
     index.save(buffer)
     return buffer.getvalue()
@@ -738,12 +784,12 @@ WALL_COLUMNS = 6
 ONCE_SHOWN = 48
 
 
-def album_people(loaded: LoadedAlbum) -> People:
-    """Everyone in the album, people seen once included, with the user's merges and
-    corrections (made once per album, kept for the session)."""
-    if loaded.people is None:
-        loaded.people = group_people(loaded.index, min_photos=1)
-    return loaded.people
+def people_editor(loaded: LoadedAlbum) -> PeopleEditor:
+    """Everyone in the album, people seen once included, with the user's merges, names and
+    corrections (grouped once per album, kept for the session)."""
+    if loaded.editor is None:
+        loaded.editor = PeopleEditor.starting_from(group_people(loaded.index, min_photos=1))
+    return loaded.editor
 
 
 def person_face(loaded: LoadedAlbum, face: int):
@@ -757,7 +803,7 @@ def person_face(loaded: LoadedAlbum, face: int):
 
 
 def person_label(loaded: LoadedAlbum, person: Person) -> str:
-    return loaded.names.get(person.id) or f"Person {person.id}"
+    return people_editor(loaded).label(person)
 
 
 def choose_person(loaded: LoadedAlbum, person_id: int | None) -> None:
@@ -767,14 +813,29 @@ def choose_person(loaded: LoadedAlbum, person_id: int | None) -> None:
     st.session_state["tab"] = "People"
 
 
-def change_people(loaded: LoadedAlbum, people: People) -> None:
-    """Replace the people, keeping the previous ones for Undo."""
-    loaded.people_before = loaded.people
-    loaded.people = people
+def undo_button(loaded: LoadedAlbum) -> None:
+    """Undo beside every People action, on the wall and on a person's page, saying what it
+    takes back; several steps deep (people_editor.UNDO_STEPS)."""
+    editor = people_editor(loaded)
+    if editor.last_change:
+        st.button(
+            f"Undo: {editor.last_change}",
+            key="undo",
+            on_click=undo_people,
+            args=(loaded,),
+            icon=":material/undo:",
+        )
 
 
 def undo_people(loaded: LoadedAlbum) -> None:
-    loaded.people, loaded.people_before = loaded.people_before, None
+    editor = people_editor(loaded)
+    editor.undo()
+    for key in [key for key in st.session_state if str(key).startswith("name-")]:
+        del st.session_state[key]  # the name boxes show the names as they are again
+    if loaded.person is not None and (
+        editor.person(loaded.person) is None or editor.is_hidden(loaded.person)
+    ):
+        loaded.person = None
 
 
 def ask_merge(ids: list[int]) -> None:
@@ -783,7 +844,7 @@ def ask_merge(ids: list[int]) -> None:
 
 def merge_people(loaded: LoadedAlbum, ids: list[int]) -> None:
     """Before the rerun: the confirmed people become one (the smallest id), for this session."""
-    change_people(loaded, merge(album_people(loaded), ids))
+    people_editor(loaded).merge(ids)
     st.session_state.pop("merge-asked", None)
     st.session_state["merge-mode"] = False
     for person_id in ids:
@@ -792,35 +853,32 @@ def merge_people(loaded: LoadedAlbum, ids: list[int]) -> None:
 
 def hide_person(loaded: LoadedAlbum, person_id: int, hidden: bool) -> None:
     if hidden:
-        loaded.hidden.add(person_id)
+        people_editor(loaded).hide(person_id)
         loaded.person = None
     else:
-        loaded.hidden.discard(person_id)
+        people_editor(loaded).show(person_id)
 
 
 def not_this_person(loaded: LoadedAlbum, person_id: int, hit: PhotoHit) -> None:
     """Before the rerun: take this photo from the person ("not this person")."""
-    people = album_people(loaded)
-    change_people(loaded, without_photo(loaded.index, people, person_id, hit.photo))
-    if not any(person.id == person_id for person in album_people(loaded).people):
+    editor = people_editor(loaded)
+    editor.not_this_person(loaded.index, person_id, hit.photo)
+    if editor.person(person_id) is None:
         loaded.person = None
 
 
 def rename_person(loaded: LoadedAlbum, person_id: int) -> None:
-    name = st.session_state.get(f"name-{person_id}", "").strip()
-    if name:
-        loaded.names[person_id] = name
-    else:
-        loaded.names.pop(person_id, None)
+    people_editor(loaded).rename(person_id, st.session_state.get(f"name-{person_id}", ""))
 
 
 def people_tab(loaded: LoadedAlbum) -> None:
-    people = album_people(loaded)
+    editor = people_editor(loaded)
+    people = editor.people
     by_id = {person.id: person for person in people.people}
     if loaded.person in by_id:
         person_page(loaded, by_id[loaded.person])
         return
-    shown = [person for person in people.people if person.id not in loaded.hidden]
+    shown = [person for person in people.people if not editor.is_hidden(person.id)]
     wall = [person for person in shown if len(person.photos) >= 2]
     once = [person for person in shown if len(person.photos) == 1]
     if not people.people:
@@ -830,9 +888,12 @@ def people_tab(loaded: LoadedAlbum) -> None:
         f"{plural(len(wall), 'person')} seen in two or more photos, most photos first. "
         "Choose one to see their photos."
     )
-    if loaded.people_before is not None:
-        st.button("Undo the last change", on_click=undo_people, args=(loaded,), key="undo")
+    undo_button(loaded)
     merging = st.toggle("Merge people who are the same person", key="merge-mode")
+    if merging:  # the button at the top, where the ticks start, not below everyone
+        merge_controls(
+            loaded, [person for person in shown if st.session_state.get(f"merge-{person.id}")]
+        )
     face_wall(loaded, wall, merging)
     if once:
         title = f"{plural(len(once), 'person')} seen in one photo"
@@ -840,11 +901,7 @@ def people_tab(loaded: LoadedAlbum) -> None:
             face_wall(loaded, once[:ONCE_SHOWN], merging)
             if len(once) > ONCE_SHOWN:
                 st.caption(f"…and {len(once) - ONCE_SHOWN} more.")
-    if merging:
-        merge_controls(
-            loaded, [person for person in shown if st.session_state.get(f"merge-{person.id}")]
-        )
-    hidden = [person for person in people.people if person.id in loaded.hidden]
+    hidden = [person for person in people.people if editor.is_hidden(person.id)]
     if hidden:
         with st.expander(f"Hidden ({len(hidden)})"):
             for person in hidden:
@@ -903,11 +960,12 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
         args=(loaded, None),
         icon=":material/arrow_back:",
     )
+    undo_button(loaded)
     st.subheader(f"{person_label(loaded, person)} · {plural(len(person.photos), 'photo')}")
     with st.expander("Name or hide this person"):  # folded: their photos come first, in view
         st.text_input(
             "Name",
-            value=loaded.names.get(person.id, ""),
+            value=people_editor(loaded).notes.names.get(person.id, ""),
             key=f"name-{person.id}",
             placeholder="Give this person a name",
             on_change=rename_person,
@@ -932,7 +990,7 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
     if not hits:
         st.info("No photo of this person at the default level of similarity.")
         return
-    name = loaded.names.get(person.id)
+    name = people_editor(loaded).notes.names.get(person.id)
     file_name = f"photos-of-{slug(name)}.zip" if name else f"person-{person.id}.zip"
     remove = None if more else (lambda hit: not_this_person(loaded, person.id, hit))
     results_grid(loaded, hits, "people", file_name=file_name, remove=remove)

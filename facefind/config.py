@@ -117,6 +117,17 @@ def face_settings(
 
 
 @dataclass(frozen=True)
+class AlbumSettings:
+    """Everything an album is indexed with, as the app's Settings choose it: compared to say
+    whether a change needs the album indexed again (kept here, not in app.py, whose classes
+    are made anew on every rerun and never equal their older selves)."""
+
+    faces: FaceSettings
+    uform: str
+    read_words: bool
+
+
+@dataclass(frozen=True)
 class IndexingSettings:
     """How indexing shares out the work (measured on 2 cores: docs/performance.md). They change
     speed and memory, never the index."""

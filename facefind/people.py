@@ -112,12 +112,10 @@ class PeopleNotes:
         return notes if fits else None
 
     def shown(self, min_photos: int) -> People:
-        """The people as the user left them, most photos first, without those they hid, nor
+        """The people as the user left them, in the app's order, without those they hid, nor
         those seen in fewer than `min_photos` photos (their faces are counted as others)."""
         kept = [p for p in self.people.people if p.id not in self.hidden]
-        shown = sorted(
-            (p for p in kept if len(p.photos) >= min_photos), key=lambda p: -len(p.photos)
-        )
+        shown = _in_wall_order([p for p in kept if len(p.photos) >= min_photos])
         left = sum(len(p.faces) for p in kept if len(p.photos) < min_photos)
         return People(tuple(shown), self.people.others + left)
 
@@ -252,7 +250,7 @@ def clearest_face(rows: FaceRows) -> int:
 def merge(people: People, ids: list[int]) -> People:
     """The same people with the chosen ones (by id) made one person, as the user says: the
     merged person keeps the smallest id and the clearest face of that one; the others' ids
-    are not reused. People stay most photos first."""
+    are not reused. Everyone keeps their place (see `_in_wall_order`)."""
     chosen = sorted(set(ids))
     parts = [person for person in people.people if person.id in chosen]
     if len(parts) < 2:
@@ -262,7 +260,7 @@ def merge(people: People, ids: list[int]) -> People:
     photos = tuple(sorted({photo for part in parts for photo in part.photos}))
     joined = Person(faces, photos, parts[0].face, parts[0].id)
     rest = [person for person in people.people if person.id not in chosen] + [joined]
-    return People(_most_photos_first(rest), people.others)
+    return People(_in_wall_order(rest), people.others)
 
 
 def without_photo(index: IndexStore, people: People, person_id: int, photo: int) -> People:
@@ -281,11 +279,14 @@ def without_photo(index: IndexStore, people: People, person_id: int, photo: int)
             photos = tuple(p for p in person.photos if p != photo)
             face = person.face if person.face in faces else clearest_face(index.faces(faces))
             kept.append(Person(faces, photos, face, person.id))
-    return People(_most_photos_first(kept), people.others + removed)
+    return People(_in_wall_order(kept), people.others + removed)
 
 
-def _most_photos_first(people: list[Person]) -> tuple[Person, ...]:
-    return tuple(sorted(people, key=lambda person: (-len(person.photos), person.id)))
+def _in_wall_order(people: list[Person]) -> tuple[Person, ...]:
+    """By id: ids are given most photos first, so the wall starts that way, and after a merge
+    or a correction everyone stays where they were (a merged Person 20 does not jump between
+    Person 9 and Person 10; the numbers keep running in order, as the user left them)."""
+    return tuple(sorted(people, key=lambda person: person.id))
 
 
 def person_hits(

@@ -287,11 +287,35 @@ def test_a_choice_that_cannot_be_had_is_said_and_indexes_nothing_again(
     monkeypatch.setattr(weight_utils, "download_weights_if_necessary", offline)
     monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", None)
     app.sidebar.selectbox[0].set_value("Facenet").run()
+    assert app.session_state["album"] is indexed, "a new setting waits for Apply"
+    app.button(key="settings-apply").click().run()
     assert not app.exception
     assert any("Facenet face model is not available" in w.value for w in app.sidebar.warning)
     assert app.sidebar.selectbox[0].value == "Dlib", "Settings show the model in effect"
     assert app.session_state["album"] is indexed, "nothing indexed again for nothing"
     assert any("In use: the Dlib face model" in c.value for c in app.sidebar.caption)
+
+
+def test_a_setting_changed_with_an_album_waits_for_apply(album_files) -> None:
+    """Dragging the face-confidence bar does not index the album again at once: the sidebar
+    asks, Cancel puts the bar back, Apply indexes again with the new bar."""
+    app = start_app()
+    upload_album(app, album_files)
+    indexed = app.session_state["album"]
+    bar = app.sidebar.slider(key="min-confidence")
+    own = bar.value
+    bar.set_value(0.9).run()
+    assert app.session_state["album"] is indexed
+    assert any("Apply these settings?" in w.value for w in app.sidebar.warning)
+    app.button(key="settings-cancel").click().run()
+    assert app.sidebar.slider(key="min-confidence").value == own
+    assert not [w for w in app.sidebar.warning if "Apply these settings?" in w.value]
+    assert app.session_state["album"] is indexed
+    app.sidebar.slider(key="min-confidence").set_value(0.9).run()
+    app.button(key="settings-apply").click().run()
+    assert not app.exception
+    again = app.session_state["album"]
+    assert again is not indexed and again.key[1].min_confidence == 0.9
 
 
 def test_bad_zip_is_a_message_not_a_traceback() -> None:
@@ -502,6 +526,40 @@ def test_a_person_can_be_named_hidden_and_corrected(album_files, saved_index) ->
     assert app.button(key="person-1").label == "4 photos"
 
 
+def keys_in_order(node) -> list[str]:
+    """The keys of the widgets on the page, top to bottom."""
+    keys = [node.key] if getattr(node, "key", None) else []
+    for child in getattr(node, "children", {}).values():
+        keys += keys_in_order(child)
+    return keys
+
+
+def test_undo_is_beside_every_people_action_and_goes_back_several_steps(
+    album_files, saved_index
+) -> None:
+    app = start_app()
+    open_indexed(app, album_files, saved_index)
+    assert not [button for button in app.button if button.key == "undo"], "nothing to undo"
+    app.button(key="person-1").click().run()
+    app.text_input(key="name-1").input("Anna Nowak").run()
+    assert app.button(key="undo").label == "Undo: rename Person 1", "on her own page"
+    couple = app.session_state["album"].index.photo_id("race/couple.jpg")
+    app.button(key=f"people-not-{couple}").click().run()
+    assert app.button(key="undo").label == "Undo: take a photo from Anna Nowak"
+    app.button(key="undo").click().run()
+    assert any("Anna Nowak · 4 photos" in header.value for header in app.subheader)
+    app.button(key="hide-1").click().run()  # back to everyone, without her
+    assert not [button for button in app.button if button.key == "person-1"]
+    assert app.button(key="undo").label == "Undo: hide Anna Nowak"
+    app.button(key="undo").click().run()
+    assert app.button(key="person-1").label == "4 photos"
+    app.button(key="undo").click().run()  # and the name, the first change
+    assert not [button for button in app.button if button.key == "undo"]
+    app.button(key="person-1").click().run()
+    assert any("Person 1 · 4 photos" in header.value for header in app.subheader)
+    assert app.text_input(key="name-1").value == ""
+
+
 def test_names_and_corrections_come_back_with_a_saved_index(album_files, saved_index) -> None:
     """What the user did in People (a name, a photo taken from a person, a hidden person) is
     in the index they save, and comes back when they open it with the album."""
@@ -532,6 +590,8 @@ def test_two_people_can_be_merged_for_this_session_after_saying_yes(all_photos) 
     assert [app.button(key=f"person-{n}").label for n in (1, 2)] == ["2 photos", "2 photos"]
     app.toggle(key="merge-mode").set_value(True).run()
     assert app.button(key="merge-ask").disabled, "nothing to merge with none ticked"
+    order = keys_in_order(app.main)
+    assert order.index("merge-ask") < order.index("merge-1"), "the button above the ticks"
     app.checkbox(key="merge-1").check().run()
     app.checkbox(key="merge-2").check().run()
     app.button(key="merge-ask").click().run()
@@ -541,6 +601,7 @@ def test_two_people_can_be_merged_for_this_session_after_saying_yes(all_photos) 
     assert not app.exception
     assert app.button(key="person-1").label == "4 photos"
     assert not [button for button in app.button if button.key == "person-2"]
+    assert app.button(key="undo").label == "Undo: merge Person 1 and Person 2"
     app.button(key="undo").click().run()
     assert [app.button(key=f"person-{n}").label for n in (1, 2)] == ["2 photos", "2 photos"]
 

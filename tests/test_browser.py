@@ -254,8 +254,13 @@ RESULTS_SHOWN = """() => {
         .map(element => element.innerText).find(text => /^[0-9]+ photos?$/.test(text));
     if (!heading) return false;
     const count = parseInt(heading);
-    const captions = document.querySelectorAll('[data-testid="stImageCaption"]');
-    const loaded = [...document.images].filter(image => image.complete && image.naturalWidth > 0);
+    // results only ("94% · name"), and none left over from the run before (Streamlit marks
+    // those stale until the new run replaces them)
+    const fresh = element => !element.closest('[data-stale="true"]');
+    const captions = [...document.querySelectorAll('[data-testid="stImageCaption"]')]
+        .filter(caption => fresh(caption) && caption.innerText.includes(' · '));
+    const loaded = [...document.images]
+        .filter(image => fresh(image) && image.complete && image.naturalWidth > 0);
     return captions.length >= count && loaded.length >= count;
 }"""
 
