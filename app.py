@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import streamlit as st
-from PIL import ImageOps
+from PIL import Image, ImageOps
 
 from facefind.archive import Album, PhotoSource
 from facefind.builder import IndexBuilder
@@ -604,32 +604,50 @@ def distinct_pictures(pictures: list[tuple[str, bytes]]) -> list[tuple[str, str,
 def faces_of(
     loaded: LoadedAlbum, embedder: FaceEmbedder, name: str, digest: str, data: bytes
 ) -> list[Face]:
-    """The faces of a query picture, found once per picture and album."""
+    """The faces of a query picture, found once per picture and album; while they are looked
+    for (seconds where no face is found at first: the thorough detector tries) the page says
+    so, instead of still asking for a photo."""
     if digest not in loaded.query_faces:
-        loaded.query_faces[digest] = query_faces(embedder, data, name=name, all_faces=True)
+        with st.spinner(f"Looking for faces in {name}…"):
+            loaded.query_faces[digest] = query_faces(embedder, data, name=name, all_faces=True)
     return loaded.query_faces[digest]
 
 
 def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -> list[tuple]:
-    """Show every face of the query pictures with a checkbox; return the chosen (face, crop)."""
+    """Every face of the query pictures in one compact row (a few query photos do not push
+    the results below the fold), each with a checkbox; returns the chosen (face, crop)."""
     embedder = face_embedder(loaded.index.settings)
-    chosen: list[tuple] = []
+    found: list[tuple[str, Face, Image.Image]] = []  # (picture digest, face, its crop)
+    names = []
     for name, digest, data in pictures:
         try:
             faces = faces_of(loaded, embedder, name, digest, data)
         except FacefindError as error:
             st.warning(str(error))
             continue
-        st.caption(f"Faces in {name}: tick who to look for")
-        columns = st.columns(8)
-        for number, (face, crop) in enumerate(
-            zip(faces, face_crops(data, [f.box for f in faces]), strict=True)
-        ):
-            with columns[number % len(columns)]:
-                st.image(crop, width=110)
-                if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
-                    chosen.append((face, crop))
+        names.append(name)
+        crops = face_crops(data, [face.box for face in faces])
+        found += [(digest, face, crop) for face, crop in zip(faces, crops, strict=True)]
+    if not found:
+        return []
+    st.caption(f"Faces in {', '.join(names)}: tick who to look for")
+    columns = st.columns(QUERY_COLUMNS)
+    chosen: list[tuple] = []
+    first_of = {
+        digest: min(n for n, item in enumerate(found) if item[0] == digest)
+        for digest, _, _ in found
+    }
+    for position, (digest, face, crop) in enumerate(found):
+        number = position - first_of[digest]  # the face's place in its own picture
+        with columns[position % QUERY_COLUMNS]:
+            st.image(crop, width=96)
+            if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
+                chosen.append((face, crop))
     return chosen
+
+
+#: Query faces in a row: three query photos of three faces each fit in one.
+QUERY_COLUMNS = 10
 
 
 def legend(chosen: list[tuple]) -> None:

@@ -429,6 +429,24 @@ def test_the_same_query_photo_twice_is_shown_once(album_files, saved_index, all_
     assert set(shown_photos(app)) >= {f"race/{name}" for name in PERSON01}
 
 
+def test_several_query_photos_share_one_compact_row(album_files, saved_index, all_photos) -> None:
+    """Three query photos: one caption and one row of faces, not a row each, so the results
+    stay near the top; the first face of each photo is ticked."""
+    app = start_app()
+    open_indexed(app, album_files, saved_index)
+    names = ("img4.jpg", "img2.jpg", "couple.jpg")
+    app.file_uploader(key="query-photos").set_value(
+        [(name, all_photos[name], "image/jpeg") for name in names]
+    )
+    app.run()
+    assert not app.exception
+    assert [c.value for c in app.caption if "tick who to look for" in c.value] == [
+        "Faces in img4.jpg, img2.jpg, couple.jpg: tick who to look for"
+    ]
+    ticks = [box for box in app.checkbox if str(box.key).startswith("pick-")]
+    assert len(ticks) >= 4 and sum(box.value for box in ticks) == 3
+
+
 def test_what_the_screen_says(album_files, all_photos) -> None:
     app = start_app()
     upload_album(app, album_files)
