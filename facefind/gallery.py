@@ -25,6 +25,7 @@ def person_colour(person: int) -> str:
 
 #: The outline of matched words (a bib number), apart from every person's colour.
 WORD_COLOUR = "#ffd60a"
+WORD_EDGE_COLOUR = "#1a1a1a"
 
 
 def outlined_thumbnail(index: IndexStore, hit: PhotoHit) -> Image.Image:
@@ -48,11 +49,16 @@ def outlined_photo(data: bytes, hit: PhotoHit, max_side: int = 1600) -> Image.Im
 def _outline(image: Image.Image, hit: PhotoHit, factor: float, width: int) -> None:
     """Draw the hit's faces and words (boxes in original pixels) on a copy `factor` as large."""
     draw = ImageDraw.Draw(image)
-    boxes = [(face.box, person_colour(face.person)) for face in hit.faces]
-    boxes += [(word.box, WORD_COLOUR) for word in hit.words]
-    for box, colour in boxes:
-        x, y, w, h = (round(value * factor) for value in box)
-        draw.rectangle((x, y, x + w, y + h), outline=colour, width=width)
+    for face in hit.faces:
+        x, y, w, h = (round(value * factor) for value in face.box)
+        draw.rectangle((x, y, x + w, y + h), outline=person_colour(face.person), width=width)
+    for word in hit.words:
+        # a bib: a band twice as wide as a face's, yellow inside a dark edge, so that it shows
+        # on a white bib, a yellow shirt and a dark one alike
+        x, y, w, h = (round(value * factor) for value in word.box)
+        edge = (x - width, y - width, x + w + width, y + h + width)
+        draw.rectangle(edge, outline=WORD_EDGE_COLOUR, width=width)
+        draw.rectangle((x, y, x + w, y + h), outline=WORD_COLOUR, width=2 * width)
 
 
 def face_crops(data: bytes, boxes: Sequence[Box], size: int = 160) -> list[Image.Image]:

@@ -3,6 +3,7 @@ its bib number (numbers exactly, words without case or accents), from the CLI as
 
 from __future__ import annotations
 
+import io
 import json
 import zipfile
 from pathlib import Path
@@ -300,3 +301,24 @@ def test_words_are_read_later_into_an_index_made_without_them(tmp_path: Path) ->
     assert [photo.name for photo in AlbumIndex.load(index).photos] == ["sign.jpg", "other.jpg"]
     wrong = facefind("words", str(tmp_path / "missing.zip"), str(index))
     assert wrong.returncode == 2 and "Traceback" not in wrong.stderr
+
+
+def test_a_found_bib_is_outlined_so_it_shows_on_any_shirt() -> None:
+    """The larger view outlines a matched number with a wide yellow band inside a dark edge:
+    visible on a white bib (the edge) and on a dark shirt (the yellow)."""
+    from PIL import Image
+
+    from facefind.gallery import WORD_COLOUR, WORD_EDGE_COLOUR, outlined_photo
+    from facefind.results import PhotoHit
+
+    white = Image.new("RGB", (1200, 900), "white")
+    buffer = io.BytesIO()
+    white.save(buffer, "PNG")
+    hit = PhotoHit(0, "bib.png", 90.0, (), (Word("117", (400, 300, 300, 150), 0.99),))
+    shown = outlined_photo(buffer.getvalue(), hit)
+    width = max(3, round(shown.width / 300))
+    yellow = Image.new("RGB", (1, 1), WORD_COLOUR).getpixel((0, 0))
+    dark = Image.new("RGB", (1, 1), WORD_EDGE_COLOUR).getpixel((0, 0))
+    assert all(shown.getpixel((400 + dx, 375)) == yellow for dx in range(2 * width))
+    assert shown.getpixel((400 - width // 2 - 1, 375)) == dark
+    assert shown.getpixel((550, 375)) == (255, 255, 255), "the number itself stays uncovered"
