@@ -17,15 +17,15 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
 import re
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from .openvino_models import OpenVinoModel, openvino_installed
 
 log = logging.getLogger("facefind")
 
@@ -213,46 +213,26 @@ def _pooled(
 
 
 class DescriptorNetwork:
-    """The network compiled once per process, one stream a core of one thread each, in float32
-    (bfloat16 would change the vectors the bar is calibrated on); each calling thread infers on
-    a request of its own."""
+    """The network compiled once per process (openvino_models.OpenVinoModel) in float32:
+    bfloat16 would change the vectors the bar is calibrated on."""
 
     def __init__(self, weights_file: Path):
-        import openvino
-
         means, layers = read_network(weights_file.read_bytes())
         self._means = means
-        cores = os.cpu_count() or 1
-        self._compiled = openvino.Core().compile_model(
-            build_model(layers),
-            "CPU",
-            {
-                "NUM_STREAMS": cores,
-                "INFERENCE_NUM_THREADS": cores,
-                "ENABLE_CPU_PINNING": False,
-                "INFERENCE_PRECISION_HINT": "f32",
-            },
-        )
-        self._local = threading.local()
+        self._model = OpenVinoModel(build_model(layers), precision="f32")
 
     def describe(self, rgb_chips: np.ndarray) -> np.ndarray:
         """The 128-D descriptors of RGB uint8 chips (n, 150, 150, 3), as dlib's
         `compute_face_descriptor` gives them: dlib's input is (pixel - mean colour) / 256."""
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
         planes = (rgb_chips.astype(np.float32) - self._means) / 256.0
-        request.infer([np.ascontiguousarray(planes.transpose(0, 3, 1, 2))])
-        return request.get_output_tensor(0).data.copy()
+        return self._model.infer(np.ascontiguousarray(planes.transpose(0, 3, 1, 2)))
 
 
 @functools.cache
 def descriptor_network(weights_file: Path) -> DescriptorNetwork | None:
     """The network of this weights file, made once per process; None where OpenVINO is not
     installed or the file is not that network (facefind then embeds with dlib itself)."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
+    if not openvino_installed():
         return None
     try:
         return DescriptorNetwork(weights_file)

@@ -22,7 +22,6 @@ accent-insensitively.
 from __future__ import annotations
 
 import functools
-import os
 import re
 import threading
 import unicodedata
@@ -36,6 +35,7 @@ import numpy as np
 from .chips import Box
 from .errors import ModelUnavailableError
 from .images import DecodedPhoto, fit_within
+from .openvino_models import OpenVinoModel, openvino_installed
 from .runtime import ShipsWithoutModels
 
 #: Text lines the recogniser is less sure of than this are dropped (RapidOCR's own default).
@@ -191,35 +191,16 @@ def text_model(model: str) -> Callable[[np.ndarray], list[np.ndarray]]:
     0.49 -> 0.32 s), and about half again where the CPU computes in bfloat16, which OpenVINO
     then does by itself (0.20 s; every bib still read: docs/accuracy.md, "Words in photos").
     ONNX Runtime runs it otherwise."""
-    try:
-        import openvino  # noqa: F401
-    except ImportError:
+    if not openvino_installed():
         return _OnnxRuntimeModel(_model_path(model))
-    return _OpenVinoModel(_model_path(model))
+    return _OpenVinoModel(str(_model_path(model)))
 
 
-class _OpenVinoModel:
-    """A model compiled once with one stream a core, each stream one thread: the indexing
-    threads each infer on their own request, in parallel (with a single stream they would wait
-    for each other), and none of them spreads over the cores the face model is using."""
-
-    def __init__(self, path: Path):
-        import openvino
-
-        cores = os.cpu_count() or 1
-        self._compiled = openvino.Core().compile_model(
-            str(path),
-            "CPU",
-            {"NUM_STREAMS": cores, "INFERENCE_NUM_THREADS": cores, "ENABLE_CPU_PINNING": False},
-        )
-        self._local = threading.local()
+class _OpenVinoModel(OpenVinoModel):
+    """Called as RapidOCR calls its sessions: an input batch -> the list of outputs."""
 
     def __call__(self, batch: np.ndarray) -> list[np.ndarray]:
-        request = getattr(self._local, "request", None)
-        if request is None:
-            request = self._local.request = self._compiled.create_infer_request()
-        request.infer([batch])
-        return [request.get_output_tensor(0).data.copy()]
+        return [self.infer(batch)]
 
 
 class _OnnxRuntimeModel:
