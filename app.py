@@ -115,10 +115,7 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
             defaults = FaceSettings()
             if "face-model-in-effect" in st.session_state:  # the choice could not be had
                 st.session_state["face-model"] = st.session_state.pop("face-model-in-effect")
-                st.session_state["face-detector"] = preferred_detector(
-                    st.session_state["face-model"]
-                )
-                detector_chosen()
+                follow_the_model()
             model = st.selectbox(
                 "Face model",
                 FACE_MODELS,
@@ -217,8 +214,12 @@ def restore_settings(applied: AlbumSettings) -> None:
 
 
 def model_chosen() -> None:
-    """A new model gets its best detector, and that detector's own bar."""
     st.session_state.pop("settings-notices", None)
+    follow_the_model()
+
+
+def follow_the_model() -> None:
+    """A new model (chosen, or the one in effect) gets its best detector, and its bar."""
     st.session_state["face-detector"] = preferred_detector(st.session_state["face-model"])
     detector_chosen()
 
@@ -346,7 +347,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
         index.people_notes, index.face_count, len(index.photos)
     )
     if notes:  # the names, merges and corrections saved with it
-        loaded.editor = PeopleEditor.starting_from(notes.people, notes)
+        loaded.editor = PeopleEditor(notes)
     st.session_state["album"] = loaded
     return loaded
 
@@ -617,7 +618,8 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
     """Every face of the query pictures in one compact row (a few query photos do not push
     the results below the fold), each with a checkbox; returns the chosen (face, crop)."""
     embedder = face_embedder(loaded.index.settings)
-    found: list[tuple[str, Face, Image.Image]] = []  # (picture digest, face, its crop)
+    #: (picture digest, the face's place in its picture, the face, its crop)
+    found: list[tuple[str, int, Face, Image.Image]] = []
     names = []
     for name, digest, data in pictures:
         try:
@@ -627,18 +629,14 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
             continue
         names.append(name)
         crops = face_crops(data, [face.box for face in faces])
-        found += [(digest, face, crop) for face, crop in zip(faces, crops, strict=True)]
+        pairs = enumerate(zip(faces, crops, strict=True))
+        found += [(digest, number, face, crop) for number, (face, crop) in pairs]
     if not found:
         return []
     st.caption(f"Faces in {', '.join(names)}: tick who to look for")
     columns = st.columns(QUERY_COLUMNS)
     chosen: list[tuple] = []
-    first_of = {
-        digest: min(n for n, item in enumerate(found) if item[0] == digest)
-        for digest, _, _ in found
-    }
-    for position, (digest, face, crop) in enumerate(found):
-        number = position - first_of[digest]  # the face's place in its own picture
+    for position, (digest, number, face, crop) in enumerate(found):
         with columns[position % QUERY_COLUMNS]:
             st.image(crop, width=96)
             if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
@@ -983,7 +981,7 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
     with st.expander("Name or hide this person"):  # folded: their photos come first, in view
         st.text_input(
             "Name",
-            value=people_editor(loaded).notes.names.get(person.id, ""),
+            value=people_editor(loaded).name(person.id) or "",
             key=f"name-{person.id}",
             placeholder="Give this person a name",
             on_change=rename_person,
@@ -1008,7 +1006,7 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
     if not hits:
         st.info("No photo of this person at the default level of similarity.")
         return
-    name = people_editor(loaded).notes.names.get(person.id)
+    name = people_editor(loaded).name(person.id)
     file_name = f"photos-of-{slug(name)}.zip" if name else f"person-{person.id}.zip"
     remove = None if more else (lambda hit: not_this_person(loaded, person.id, hit))
     results_grid(loaded, hits, "people", file_name=file_name, remove=remove)

@@ -10,6 +10,7 @@ vectors, 20 times as fast, without the GIL), otherwise through DeepFace.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
@@ -52,27 +53,32 @@ def embed_crops(crops: Sequence[np.ndarray], model_name: str) -> np.ndarray:
         return np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
     network = fast_dlib_network() if model_name == "Dlib" else None
     if network is not None:
-        vectors = network.describe(np.stack([_as_deepface_feeds_dlib(crop) for crop in crops]))
+        vectors = network.describe(_as_deepface_feeds_dlib(crops))
         return l2_normalize(vectors.astype(np.float32))
     with _MODEL_LOCK:
         return _embed_with_deepface(crops, model_name)
 
 
+@functools.cache
 def fast_dlib_network() -> DescriptorNetwork | None:
-    """dlib's network rebuilt in OpenVINO (None: dlib itself embeds, through DeepFace)."""
+    """dlib's network rebuilt in OpenVINO, looked up once per process (None: dlib itself
+    embeds, through DeepFace)."""
     weights = dlib_model_file(MODEL_WEIGHT_FILES["Dlib"])
     return descriptor_network(weights) if weights is not None else None
 
 
-def _as_deepface_feeds_dlib(crop: np.ndarray) -> np.ndarray:
-    """The RGB uint8 chip DeepFace gives dlib for a BGR crop (its resize to 150x150, its scaling
+def _as_deepface_feeds_dlib(crops: Sequence[np.ndarray]) -> np.ndarray:
+    """The RGB uint8 chips DeepFace gives dlib for BGR crops (its resize to 150x150, its scaling
     to [0, 1] and back, truncated), so that both paths embed the same pixels."""
     deepface()  # configured before its first import
     preprocessing = importlib.import_module("deepface.modules.preprocessing")
-    scaled = preprocessing.resize_image(crop, (CHIP_SIZE, CHIP_SIZE))[0][:, :, ::-1]
-    if scaled.max() <= 1:
-        scaled = scaled * 255
-    return scaled.astype(np.uint8)
+    chips = []
+    for crop in crops:
+        scaled = preprocessing.resize_image(crop, (CHIP_SIZE, CHIP_SIZE))[0][:, :, ::-1]
+        if scaled.max() <= 1:
+            scaled = scaled * 255
+        chips.append(scaled.astype(np.uint8))
+    return np.stack(chips)
 
 
 def _embed_with_deepface(crops: Sequence[np.ndarray], model_name: str) -> np.ndarray:

@@ -26,17 +26,21 @@ class PeopleEditor:
     history: list[tuple[str, PeopleNotes]] = field(default_factory=list)
 
     @classmethod
-    def starting_from(cls, people: People, saved: PeopleNotes | None = None) -> PeopleEditor:
-        """An editor on freshly grouped people, or on the notes saved with an index."""
-        return cls(saved or PeopleNotes(people, {}, frozenset()))
+    def starting_from(cls, people: People) -> PeopleEditor:
+        """An editor on freshly grouped people (the notes saved with an index: `cls(notes)`)."""
+        return cls(PeopleNotes(people, {}, frozenset()))
 
     @property
     def people(self) -> People:
         return self.notes.people
 
+    def name(self, person_id: int) -> str | None:
+        """The name the user gave this person, if any."""
+        return self.notes.names.get(person_id)
+
     def label(self, person: Person) -> str:
         """The name the user gave, else "Person N"."""
-        return self.notes.names.get(person.id) or f"Person {person.id}"
+        return self.name(person.id) or f"Person {person.id}"
 
     def is_hidden(self, person_id: int) -> bool:
         return person_id in self.notes.hidden
