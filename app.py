@@ -343,9 +343,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
         )
     notices = [f"Opened the saved index {saved.name}: nothing was indexed again."]
     loaded = LoadedAlbum(key, album, index, notices)
-    notes = index.people_notes and PeopleNotes.from_json(
-        index.people_notes, index.face_count, len(index.photos)
-    )
+    notes = PeopleNotes.saved_with(index)
     if notes:  # the names, merges and corrections saved with it
         loaded.editor = PeopleEditor(notes)
     st.session_state["album"] = loaded

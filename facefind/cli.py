@@ -329,7 +329,7 @@ def _text_hits(
 def run_people(args: argparse.Namespace) -> int:
     """Everyone in the album, without a query photo: groups of faces, most photos first."""
     index, _, album = _load_or_index(args)
-    notes = _people_notes(index)
+    notes = PeopleNotes.saved_with(index)
     people = notes.shown(args.min_photos) if notes else group_people(index, args.min_photos)
     report = people_report(index, people, notes.names if notes else {})
     if args.export:
@@ -359,12 +359,6 @@ def run_people(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
-
-
-def _people_notes(index: IndexStore) -> PeopleNotes | None:
-    """The names, merges, corrections and hidden people saved with an index from the app."""
-    saved = getattr(index, "people_notes", None)
-    return saved and PeopleNotes.from_json(saved, index.face_count, len(index.photos))
 
 
 def people_report(index: IndexStore, people: People, names: dict[int, str] | None = None) -> dict:

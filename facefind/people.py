@@ -85,6 +85,13 @@ class PeopleNotes:
         }
 
     @classmethod
+    def saved_with(cls, index: IndexStore) -> PeopleNotes | None:
+        """The notes saved with an index from the app (the app and the CLI read them alike);
+        None where there are none (a database store keeps none), or they do not fit it."""
+        saved = getattr(index, "people_notes", None)
+        return cls.from_json(saved, index.face_count, len(index.photos)) if saved else None
+
+    @classmethod
     def from_json(cls, data: dict, faces: int, photos: int) -> PeopleNotes | None:
         """The notes saved with an index, or None where they do not fit it (damaged)."""
         try:
