@@ -54,11 +54,16 @@ def _outline(image: Image.Image, hit: PhotoHit, factor: float, width: int) -> No
         draw.rectangle((x, y, x + w, y + h), outline=person_colour(face.person), width=width)
     for word in hit.words:
         # a bib: a band twice as wide as a face's, yellow inside a dark edge, so that it shows
-        # on a white bib, a yellow shirt and a dark one alike
+        # on a white bib, a yellow shirt and a dark one alike; drawn around the box, never over
+        # the number (a bib's box is only a few outline widths tall in the larger view)
         x, y, w, h = (round(value * factor) for value in word.box)
-        edge = (x - width, y - width, x + w + width, y + h + width)
-        draw.rectangle(edge, outline=WORD_EDGE_COLOUR, width=width)
-        draw.rectangle((x, y, x + w, y + h), outline=WORD_COLOUR, width=2 * width)
+        band, edge = 2 * width, 3 * width
+        draw.rectangle(
+            (x - edge, y - edge, x + w + edge, y + h + edge), outline=WORD_EDGE_COLOUR, width=width
+        )
+        draw.rectangle(
+            (x - band, y - band, x + w + band, y + h + band), outline=WORD_COLOUR, width=band
+        )
 
 
 def face_crops(data: bytes, boxes: Sequence[Box], size: int = 160) -> list[Image.Image]:

@@ -304,8 +304,9 @@ def test_words_are_read_later_into_an_index_made_without_them(tmp_path: Path) ->
 
 
 def test_a_found_bib_is_outlined_so_it_shows_on_any_shirt() -> None:
-    """The larger view outlines a matched number with a wide yellow band inside a dark edge:
-    visible on a white bib (the edge) and on a dark shirt (the yellow)."""
+    """The larger view outlines a matched number with a wide yellow band inside a dark edge,
+    around its box: visible on a white bib (the edge) and on a dark shirt (the yellow), and
+    never over the digits."""
     from PIL import Image
 
     from facefind.gallery import WORD_COLOUR, WORD_EDGE_COLOUR, outlined_photo
@@ -319,6 +320,7 @@ def test_a_found_bib_is_outlined_so_it_shows_on_any_shirt() -> None:
     width = max(3, round(shown.width / 300))
     yellow = Image.new("RGB", (1, 1), WORD_COLOUR).getpixel((0, 0))
     dark = Image.new("RGB", (1, 1), WORD_EDGE_COLOUR).getpixel((0, 0))
-    assert all(shown.getpixel((400 + dx, 375)) == yellow for dx in range(2 * width))
-    assert shown.getpixel((400 - width // 2 - 1, 375)) == dark
-    assert shown.getpixel((550, 375)) == (255, 255, 255), "the number itself stays uncovered"
+    assert all(shown.getpixel((399 - dx, 375)) == yellow for dx in range(2 * width))
+    assert shown.getpixel((400 - 2 * width - width // 2 - 1, 375)) == dark
+    inside = [shown.getpixel((x, y)) for x in range(400, 700) for y in (300, 375, 449)]
+    assert set(inside) == {(255, 255, 255)}, "the number itself is never covered"
