@@ -160,6 +160,12 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
                 "the faces, which can be searched meanwhile; about 0.2 s a photo on one core "
                 "(docs/accuracy.md).",
             )
+            # the detector's own bar is left to the detector in effect (it changes after a
+            # fallback)
+            own_bar = confidence == min_confidence_of(defaults, detector)
+            settings = face_settings(model, detector, None if own_bar else confidence, thorough)
+            # asked here, under the settings changed, not below the rest of the sidebar
+            applied = applied_settings(AlbumSettings(settings, uform, read_words))
         saved = st.file_uploader(
             "Open a saved index (.facefind)",
             type=["facefind"],
@@ -175,10 +181,7 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
                 on_click=forget,
             )
     st.session_state["saved-index"] = saved
-    # the detector's own bar is left to the detector in effect (it changes after a fallback)
-    own_bar = confidence == min_confidence_of(defaults, detector)
-    settings = face_settings(model, detector, None if own_bar else confidence, thorough)
-    return album_uploader(), *applied_settings(AlbumSettings(settings, uform, read_words))
+    return album_uploader(), *applied
 
 
 def applied_settings(chosen: AlbumSettings) -> tuple[FaceSettings, str, bool]:
@@ -188,13 +191,10 @@ def applied_settings(chosen: AlbumSettings) -> tuple[FaceSettings, str, bool]:
     if applied is None or st.session_state.get("album") is None:
         applied = st.session_state["applied-settings"] = chosen
     elif chosen != applied:
-        with st.sidebar:
-            st.warning("Apply these settings? The album is indexed again with them.")
-            apply, cancel = st.columns(2)
-            apply.button("Apply", key="settings-apply", on_click=apply_settings, args=(chosen,))
-            cancel.button(
-                "Cancel", key="settings-cancel", on_click=restore_settings, args=(applied,)
-            )
+        st.warning("Apply these settings? The album is indexed again with them.")
+        apply, cancel = st.columns(2)
+        apply.button("Apply", key="settings-apply", on_click=apply_settings, args=(chosen,))
+        cancel.button("Cancel", key="settings-cancel", on_click=restore_settings, args=(applied,))
     return applied.faces, applied.uform, applied.read_words
 
 
