@@ -28,7 +28,7 @@ from .progress import Progress
 from .semantic import PhotoTextModel
 from .sources import PartOfAlbum
 from .steps import AnalysedPhoto, AnalysePhoto, EmbedPhotos, prepare_for_uform
-from .store import IndexStore
+from .store import IndexStore, PhotoTable
 from .words import READER_NAME, Word, WordReader
 
 log = logging.getLogger("facefind")
@@ -196,7 +196,7 @@ class IndexBuilder:
             model=self.embedder.model_name,
             detector=self.embedder.detector,
             settings=self.embedder.in_effect,
-            photos=collected.photos,
+            photos=PhotoTable.numbered(collected.photos),
             thumbnails=collected.thumbnails,
             skipped=collected.skipped,
             photo_embeddings=photos.outputs() if photo_model else None,

@@ -27,3 +27,8 @@ class IndexFileError(FacefindError):
 
 class ModelUnavailableError(FacefindError):
     """A model's weights are missing and cannot be downloaded."""
+
+
+class StoreBusyError(FacefindError):
+    """The database store cannot be reached just now (restarting, overloaded): try again. The
+    message names the store for the organiser; a runner is only told to try again."""

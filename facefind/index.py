@@ -28,7 +28,7 @@ from . import __version__
 from .archive import Skipped
 from .config import EMBEDDING_SIZE, FaceSettings
 from .errors import FacefindError, IndexFileError
-from .store import FaceMatches, FaceRows, PhotoInfo
+from .store import FaceMatches, FaceRows, PhotoInfo, PhotoTable
 from .words import Word, tokens
 
 #: The format this version writes, and the oldest it reads (older ones are migrated on load,
@@ -37,9 +37,13 @@ from .words import Word, tokens
 #: such a file is refused with "index again").
 #: 3: the words read in each photo (text, box, confidence). A format 2 file is read as an index
 #: whose words were not read (`words` None), and written back as format 3.
-INDEX_FORMAT = 3
+#: 4: the faces of people who asked not to be found (`opted_out`); an older facefind, which
+#: would not keep them out, refuses a format 4 file.
+INDEX_FORMAT = 4
 OLDEST_READABLE_FORMAT = 2
 log = logging.getLogger("facefind")
+#: The reason listed for a photo removed from the index (`facefind remove`).
+REMOVED = "removed by the organiser"
 #: Faces compared with the queries at a time: (block, n) similarities, never (m, n) at once.
 FACE_BLOCK = 65536
 #: One big matrix product at a time in this process: each already uses every core (OpenBLAS),
@@ -56,7 +60,8 @@ class AlbumIndex:
     model: str
     detector: str
     settings: FaceSettings
-    photos: list[PhotoInfo] = field(default_factory=list)
+    #: by id: the photo's position (given as a list, made a table)
+    photos: PhotoTable = field(default_factory=lambda: PhotoTable.numbered([]))
     thumbnails: list[bytes] = field(default_factory=list)
     embeddings: np.ndarray = field(
         default_factory=lambda: np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
@@ -81,6 +86,15 @@ class AlbumIndex:
     #: The user's People work (people.PeopleNotes as JSON), saved only when the user saves
     #: the index from the app; None otherwise.
     people_notes: dict | None = None
+    #: The faces of people who asked not to be found (`forget`), (k, 128): kept so that a
+    #: query like them finds nothing and their faces stay out of photos indexed later.
+    opted_out_faces: np.ndarray = field(
+        default_factory=lambda: np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
+    )
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.photos, PhotoTable):  # a list of PhotoInfo, numbered in order
+            object.__setattr__(self, "photos", PhotoTable.numbered(self.photos))
 
     @cached_property
     def word_photos(self) -> dict[str, set[int]]:
@@ -114,7 +128,7 @@ class AlbumIndex:
         read = all(part.words is not None for part in parts)
         return replace(
             first,
-            photos=[photo for part in parts for photo in part.photos],
+            photos=PhotoTable.numbered(photo for part in parts for photo in part.photos),
             thumbnails=[thumb for part in parts for thumb in part.thumbnails],
             embeddings=np.concatenate([part.embeddings for part in parts]),
             face_photo=np.concatenate(
@@ -129,6 +143,58 @@ class AlbumIndex:
             photo_model=first.photo_model if described else None,
             words=[words for part in parts for words in part.words or ()] if read else None,
             word_reader=first.word_reader if read else None,
+            opted_out_faces=np.concatenate([part.opted_out_faces for part in parts]),
+        )
+
+    def remove(self, names: Sequence[str], keep_out: bool = True) -> AlbumIndex:
+        """This index without these photos (and, with `keep_out`, listing them as removed)."""
+        wanted = set(names)
+        gone = {photo for photo, info in self.photos.with_id() if info.name in wanted}
+        index = self.without_photos(gone)
+        if keep_out:
+            known = {item.name for item in index.skipped}
+            removed = [Skipped(name, REMOVED) for name in names if name not in known]
+            index = replace(index, skipped=[*index.skipped, *removed])
+        return index
+
+    def forget_faces(self, faces: Sequence[int], opted_out: np.ndarray) -> AlbumIndex:
+        """This index without these faces, remembering `opted_out` (see optout.py)."""
+        return self.without_faces({int(face) for face in faces}, opted_out)
+
+    def keep(self, where: str) -> None:
+        """Save a changed index where it was read from (the database store commits as it goes)."""
+        self.save(where)
+
+    def without_photos(self, gone: set[int]) -> AlbumIndex:
+        """This index without these photos (by id), their faces, words and thumbnails; the
+        others renumbered in order (a new index: a saved file is rewritten whole)."""
+        kept = [photo for photo in range(len(self.photos)) if photo not in gone]
+        new_number = np.full(len(self.photos) + 1, -1, dtype=np.int64)
+        new_number[kept] = np.arange(len(kept))
+        faces = np.flatnonzero(new_number[self.face_photo] >= 0)
+        return self._with(kept, faces, new_number)
+
+    def without_faces(self, gone: set[int], opted_out: np.ndarray) -> AlbumIndex:
+        """This index without these faces (by id), remembering `opted_out` faces."""
+        faces = np.array([row for row in range(self.face_count) if row not in gone], np.int64)
+        kept = list(range(len(self.photos)))
+        index = self._with(kept, faces, np.arange(len(self.photos) + 1))
+        opted = np.concatenate([self.opted_out_faces, opted_out]).astype(np.float32)
+        return replace(index, opted_out_faces=opted)
+
+    def _with(self, kept: list[int], faces: np.ndarray, new_number: np.ndarray) -> AlbumIndex:
+        return replace(
+            self,
+            photos=PhotoTable.numbered(self.photos[photo] for photo in kept),
+            thumbnails=[self.thumbnails[photo] for photo in kept],
+            embeddings=self.embeddings[faces],
+            face_photo=new_number[self.face_photo[faces]].astype(np.int32),
+            boxes=self.boxes[faces],
+            confidences=self.confidences[faces],
+            photo_embeddings=(
+                None if self.photo_embeddings is None else self.photo_embeddings[kept]
+            ),
+            words=None if self.words is None else [self.words[photo] for photo in kept],
         )
 
     # --- the IndexStore interface (store.py): face ids are the rows of the face matrix ---
@@ -193,6 +259,15 @@ class AlbumIndex:
     def token_counts(self) -> dict[str, int]:
         return {token: len(photos) for token, photos in self.word_photos.items()}
 
+    def opted_out(self) -> np.ndarray:
+        return self.opted_out_faces
+
+    def refresh(self) -> bool:
+        return False  # never changed in place: a change makes a new index
+
+    def close(self) -> None:
+        """Nothing held open."""
+
     def photo_id(self, name: str) -> int:
         for number, info in enumerate(self.photos):
             if info.name == name:
@@ -237,6 +312,7 @@ class AlbumIndex:
             word_photo=np.array([photo for photo, _ in words], dtype=np.int32),
             word_boxes=np.array([word.box for _, word in words], dtype=np.int32).reshape(-1, 4),
             word_confidences=np.array([word.confidence for _, word in words], dtype=np.float32),
+            opted_out=self.opted_out_faces,
         )
 
     @classmethod
@@ -284,8 +360,13 @@ def _words_not_read(meta: dict, data: dict) -> None:
     meta.setdefault("word_reader", None)
 
 
+def _nobody_opted_out(meta: dict, data: dict) -> None:
+    """Format 3 -> 4: no one had asked not to be found."""
+    data["opted_out"] = np.zeros((0, EMBEDDING_SIZE), np.float32)
+
+
 #: format N -> the change that makes a format N file's contents format N + 1.
-MIGRATIONS: dict[int, Callable[[dict, dict], None]] = {2: _words_not_read}
+MIGRATIONS: dict[int, Callable[[dict, dict], None]] = {2: _words_not_read, 3: _nobody_opted_out}
 
 
 def migrate(meta: dict, data: dict, path: object) -> None:
@@ -312,7 +393,7 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             model=meta["model"],
             detector=meta["detector"],
             settings=FaceSettings(**meta["settings"]),
-            photos=[PhotoInfo(**photo) for photo in meta["photos"]],
+            photos=PhotoTable.numbered(PhotoInfo(**photo) for photo in meta["photos"]),
             thumbnails=[
                 blob[start:end] for start, end in zip(offsets[:-1], offsets[1:], strict=True)
             ],
@@ -332,6 +413,9 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             version=meta["facefind"],
             sources=tuple(meta.get("sources", ())),
             people_notes=meta.get("people_notes"),
+            opted_out_faces=data["opted_out"]
+            .astype(np.float32, copy=False)
+            .reshape(-1, EMBEDDING_SIZE),
         )
     except (KeyError, TypeError) as error:
         raise IndexFileError(f"{path} is damaged: {error} is missing.") from error

@@ -16,7 +16,7 @@ import numpy as np
 
 from .calibration import ScoreScale
 from .results import FaceHit, PhotoHit
-from .store import FaceRows, IndexStore
+from .store import FaceRows, IndexStore, photo_name
 from .vectors import l2_normalize, mean_direction
 
 #: Links between faces up to this many times the model's verification distance: the steadiest
@@ -310,9 +310,11 @@ def person_hits(
         photo, score = int(rows.photos[row]), float(scores[row])
         if photo not in best or score > best[photo].score:
             best[photo] = FaceHit(person=0, face=int(face), box=rows.box(row), score=score)
+    names = {photo: photo_name(index, photo) for photo in best}
     hits = [
-        PhotoHit(photo=photo, name=index.photos[photo].name, score=hit.score, faces=(hit,))
-        for photo, hit in best.items()
+        PhotoHit(photo=photo, name=name, score=best[photo].score, faces=(best[photo],))
+        for photo, name in names.items()
+        if name is not None
     ]
     return sorted(hits, key=lambda hit: (-hit.score, hit.name))
 

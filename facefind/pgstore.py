@@ -17,6 +17,7 @@ a `postgresql://` URL is given: the laptop path never needs a database driver.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -31,13 +32,18 @@ import numpy as np
 from . import __version__
 from .archive import Skipped
 from .config import EMBEDDING_SIZE, FaceSettings
-from .errors import FacefindError, IndexFileError
-from .index import AlbumIndex
+from .errors import FacefindError, IndexFileError, StoreBusyError
+from .index import REMOVED, AlbumIndex
+from .optout import without_opted_out
 from .pgurl import safe_url
-from .store import FaceMatches, FaceRows, PhotoInfo
+from .store import FaceMatches, FaceRows, PhotoGone, PhotoInfo, PhotoTable
 from .words import Word, tokens
 
-SCHEMA_VERSION = 1
+#: 2: photo ids from a sequence (never reused after a removal), a revision that every write
+#: bumps (a served event follows it), and the faces of people who asked not to be found.
+SCHEMA_VERSION = 2
+#: A read-only server reads a store this old too (what it lacks reads as empty).
+OLDEST_READABLE_SCHEMA = 1
 #: HNSW build parameters (pgvector's defaults; docs/deploy.md says when to raise them).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
@@ -104,16 +110,35 @@ def _schema_v1(cursor: Any) -> None:
     )
 
 
+def _schema_v2(cursor: Any) -> None:
+    cursor.execute(
+        f"""
+        CREATE SEQUENCE photo_ids MINVALUE 0 START 0 OWNED BY photos.id;
+        SELECT setval('photo_ids', coalesce(max(id) + 1, 0), false) FROM photos;
+        CREATE TABLE opted_out (
+            id bigserial PRIMARY KEY,
+            embedding vector({EMBEDDING_SIZE}) NOT NULL,
+            added timestamptz NOT NULL DEFAULT now()
+        );
+        INSERT INTO facefind_meta VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING;
+        """
+    )
+
+
 #: schema version N -> what makes a version N database version N + 1 (0: an empty database).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1, 1: _schema_v2}
+log = logging.getLogger("facefind")
 
 
 class PostgresStore:
-    """An `IndexStore` (store.py) in PostgreSQL. Photos are numbered in the order they were
-    added; face ids are the database's. A few connections, each borrowed for one transaction
-    (the app shares one store between all browser sessions)."""
+    """An `IndexStore` (store.py) in PostgreSQL. Photo and face ids are the database's, never
+    reused. A few connections, each borrowed for one transaction (the app shares one store
+    between all browser sessions).
 
-    def __init__(self, url: str, exact: bool = False) -> None:
+    `read_only` (a served event): no DDL and no write, every transaction read-only, so a role
+    with SELECT alone serves the event; a store older than this facefind is read as it is."""
+
+    def __init__(self, url: str, exact: bool = False, read_only: bool = False) -> None:
         try:
             import psycopg
             from pgvector.psycopg import register_vector
@@ -123,12 +148,19 @@ class PostgresStore:
             ) from error
         self.url = url
         self.exact = exact
+        self.read_only = read_only
         self._connect, self._register = psycopg.connect, register_vector
         self._connection_error = psycopg.Error
+        self._connection_lost = psycopg.OperationalError
         self._idle: queue.LifoQueue = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
         self._connections: list[Any] = []
-        self._migrate()
+        self._revision: int | None = None
+        if read_only:
+            self.schema = self._readable_schema()
+        else:
+            self._migrate()
+            self.schema = SCHEMA_VERSION
 
     @cached_property
     def _pool(self) -> ThreadPoolExecutor:
@@ -163,17 +195,73 @@ class PostgresStore:
         try:
             connection = self._connect(self.url, autocommit=False)
         except self._connection_error as error:
-            raise IndexFileError(
+            log.warning("Cannot connect to the store %s: %s", safe_url(self.url), error)
+            raise StoreBusyError(
                 f"Cannot connect to the store {safe_url(self.url)}: {error}"
             ) from error
         with connection.cursor() as cursor:
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            if self.read_only:  # the database itself refuses any write on this connection
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            else:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
         connection.commit()
         self._register(connection)
         self._connections.append(connection)
         return connection
 
+    def _reading(self, read: Callable[[Any], Any], binary: bool = True) -> Any:
+        """`read(cursor)` in one transaction, tried once more on a fresh connection when the
+        first one was lost (the database restarted: every pooled connection is dead then)."""
+        try:
+            with self._cursor(binary=binary) as cursor:
+                return read(cursor)
+        except self._connection_lost as error:
+            log.warning("The store %s dropped a connection (%s): again", safe_url(self.url), error)
+            self._drop_idle()
+        try:
+            with self._cursor(binary=binary) as cursor:
+                return read(cursor)
+        except self._connection_lost as error:
+            self._drop_idle()
+            log.warning("The store %s is unreachable: %s", safe_url(self.url), error)
+            where = safe_url(self.url)
+            raise StoreBusyError(f"The store {where} is unreachable: {error}") from error
+
+    def _drop_idle(self) -> None:
+        while True:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            connection.close()
+            if connection in self._connections:
+                self._connections.remove(connection)
+
     # --- schema ------------------------------------------------------------------------------
+
+    def _readable_schema(self) -> int:
+        """The schema version, read without writing anything (a read-only server)."""
+
+        def read(cursor: Any) -> int:
+            cursor.execute("SELECT to_regclass('facefind_meta') IS NOT NULL")
+            if not cursor.fetchone()[0]:
+                return 0
+            cursor.execute("SELECT value FROM facefind_meta WHERE key = 'schema'")
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
+
+        version = int(self._reading(read))
+        if version == 0:
+            raise IndexFileError(
+                f"The database {safe_url(self.url)} holds no facefind store yet: index the "
+                "event's photos into it first (`facefind index PHOTOS -o URL`)."
+            )
+        if not OLDEST_READABLE_SCHEMA <= version <= SCHEMA_VERSION:
+            raise IndexFileError(
+                f"The store at {safe_url(self.url)} has schema {version}, which facefind "
+                f"{__version__} does not read: upgrade facefind."
+            )
+        return version
 
     def _migrate(self) -> None:
         with self._cursor() as cursor:
@@ -199,14 +287,44 @@ class PostgresStore:
             (key, json.dumps(value)),
         )
 
+    def _bump(self, cursor: Any) -> None:
+        """A write happened: servers following this store read it again (`refresh`)."""
+        cursor.execute(
+            "INSERT INTO facefind_meta VALUES ('revision', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = to_jsonb(facefind_meta.value::int + 1)"
+        )
+        self._forget_cached()
+
+    def _forget_cached(self) -> None:
+        for cached in ("photos", "face_count", "_meta"):
+            self.__dict__.pop(cached, None)
+
+    @cached_property
     def _meta(self) -> dict[str, Any]:
+        """The store's settings, read once until it changes (every property asks them)."""
         return dict(self._query("SELECT key, value FROM facefind_meta"))
+
+    def revision(self) -> int:
+        rows = self._query("SELECT value FROM facefind_meta WHERE key = 'revision'")
+        return int(rows[0][0]) if rows else 0
+
+    def refresh(self) -> bool:
+        revision = self.revision()
+        changed = self._revision is not None and revision != self._revision
+        if changed:
+            self._forget_cached()
+        self._revision = revision
+        return changed
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise FacefindError("This store was opened read-only (a served event).")
 
     # --- writing -----------------------------------------------------------------------------
 
     def check_fits(self, model: str, detector: str, settings: FaceSettings) -> None:
         """Refuse to add faces of another model (or settings) to a store that has some."""
-        meta = self._meta()
+        meta = self._meta
         if "model" in meta and (meta["model"], meta["settings"]) != (model, asdict(settings)):
             raise IndexFileError(
                 f"The store at {safe_url(self.url)} holds faces of the {meta['model']} model with "
@@ -225,10 +343,14 @@ class PostgresStore:
     def add(self, part: AlbumIndex) -> None:
         """Add the photos, faces, words and skipped files of a part of the album (indexed by
         the builder, or by cluster workers), in one transaction: all of it or none."""
+        self._writable()
         self.check_fits(part.model, part.detector, part.settings)
+        part = without_opted_out(part, self.opted_out())
         with self._cursor() as cursor:
-            cursor.execute("SELECT coalesce(max(id) + 1, 0) FROM photos")
-            first = int(cursor.fetchone()[0])
+            cursor.execute(
+                "SELECT nextval('photo_ids') FROM generate_series(1, %s)", (len(part.photos),)
+            )
+            ids = [int(row[0]) for row in cursor.fetchall()]
             self._put(cursor, "model", part.model)
             self._put(cursor, "detector", part.detector)
             self._put(cursor, "settings", asdict(part.settings))
@@ -245,7 +367,7 @@ class PostgresStore:
                     vector = None if vectors is None else vectors[number].tolist()
                     copy.write_row(
                         (
-                            first + number,
+                            ids[number],
                             info.name,
                             info.width,
                             info.height,
@@ -266,7 +388,7 @@ class PostgresStore:
                 for row in range(part.face_count):
                     copy.write_row(
                         (
-                            first + int(part.face_photo[row]),
+                            ids[int(part.face_photo[row])],
                             part.boxes[row].tolist(),
                             float(part.confidences[row]),
                             part.embeddings[row],
@@ -275,25 +397,24 @@ class PostgresStore:
             if rebuild:
                 cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
                 cursor.execute(_HNSW_INDEX)
-            self._add_words(cursor, part, first)
+            self._add_words(cursor, part, ids)
             cursor.executemany(
                 "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
                 [(item.name, item.reason) for item in part.skipped],
             )
-        for counted in ("photos", "face_count"):  # read again on next use
-            self.__dict__.pop(counted, None)
+            self._bump(cursor)
 
-    def _add_words(self, cursor: Any, part: AlbumIndex, first: int) -> None:
+    def _add_words(self, cursor: Any, part: AlbumIndex, ids: list[int]) -> None:
         if part.words is None:
             return
         with cursor.copy("COPY words (photo, position, text, box, confidence) FROM STDIN") as copy:
             for number, found in enumerate(part.words):
                 for position, word in enumerate(found):
                     copy.write_row(
-                        (first + number, position, word.text, list(word.box), word.confidence)
+                        (ids[number], position, word.text, list(word.box), word.confidence)
                     )
         pairs = {
-            (token, first + number)
+            (token, ids[number])
             for number, found in enumerate(part.words)
             for word in found
             for token in tokens(word.text)
@@ -303,57 +424,110 @@ class PostgresStore:
                 copy.write_row(pair)
 
     def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> None:
-        """The UForm vectors of every photo, in photo order (`describe` on a store)."""
+        """The UForm vectors of every photo, in photo (id) order (`describe` on a store)."""
+        self._writable()
+        ids = self.photos.ids
+        if len(ids) != len(vectors):
+            raise FacefindError("Photos were added or removed while they were described: again.")
         with self._cursor() as cursor:
             cursor.executemany(
                 "UPDATE photos SET vector = %s WHERE id = %s",
-                [(vector.tolist(), number) for number, vector in enumerate(vectors)],
+                [(vector.tolist(), int(photo)) for photo, vector in zip(ids, vectors, strict=True)],
             )
             self._put(cursor, "photo_model", photo_model)
+            self._bump(cursor)
+
+    def remove(self, names: Sequence[str], keep_out: bool = True) -> PostgresStore:
+        """Remove these photos with their faces, words and thumbnails, in one transaction.
+        `keep_out` records them as removed, so that indexing the same folders again does not
+        bring them back. The store itself, changed (the .npz store makes a new one)."""
+        self._writable()
+        with self._cursor() as cursor:
+            cursor.execute("SELECT id FROM photos WHERE name = ANY(%s)", (list(names),))
+            ids = [int(row[0]) for row in cursor.fetchall()]
+            for table in ("faces", "words", "word_tokens"):
+                cursor.execute(f"DELETE FROM {table} WHERE photo = ANY(%s)", (ids,))
+            cursor.execute("DELETE FROM photos WHERE id = ANY(%s)", (ids,))
+            if keep_out:
+                cursor.executemany(
+                    "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) "
+                    "DO UPDATE SET reason = excluded.reason",
+                    [(name, REMOVED) for name in names],
+                )
+            self._bump(cursor)
+        return self
+
+    def forget_faces(self, faces: Sequence[int], opted_out: np.ndarray) -> PostgresStore:
+        """Remove these faces and keep `opted_out` (the person's own query faces): what is
+        indexed later, and every query, is checked against them."""
+        self._writable()
+        with self._cursor() as cursor:
+            cursor.execute("DELETE FROM faces WHERE id = ANY(%s)", ([int(f) for f in faces],))
+            cursor.executemany(
+                "INSERT INTO opted_out (embedding) VALUES (%s)",
+                [(np.asarray(vector, np.float32),) for vector in opted_out],
+            )
+            self._bump(cursor)
+        return self
+
+    def keep(self, where: str) -> None:
+        """Nothing to do: every change is committed when made (an .npz store saves here)."""
+
+    def opted_out(self) -> np.ndarray:
+        if self.schema < 2:
+            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        rows = self._query("SELECT embedding FROM opted_out ORDER BY id")
+        if not rows:
+            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        return np.stack([_array(row[0]) for row in rows]).astype(np.float32)
 
     # --- the IndexStore interface --------------------------------------------------------------
 
     def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
         """Rows of one statement, in binary (vectors parse far faster than from text)."""
-        with self._cursor(binary=True) as cursor:
+
+        def read(cursor: Any) -> list[tuple]:
             cursor.execute(sql, args)
-            rows = cursor.fetchall()
-        return rows
+            return list(cursor.fetchall())
+
+        return list(self._reading(read))
 
     @property
     def model(self) -> str:
-        return str(self._meta().get("model", "Dlib"))
+        return str(self._meta.get("model", "Dlib"))
 
     @property
     def detector(self) -> str:
-        return str(self._meta().get("detector", ""))
+        return str(self._meta.get("detector", ""))
 
     @property
     def settings(self) -> FaceSettings:
-        return FaceSettings(**self._meta().get("settings", {}))
+        return FaceSettings(**self._meta.get("settings", {}))
 
     @property
     def sources(self) -> tuple[str, ...]:
-        return tuple(self._meta().get("sources", ()))
+        return tuple(self._meta.get("sources", ()))
 
     def add_sources(self, paths: Sequence[str]) -> None:
         """Record where photos were read from (an event serves them from there)."""
+        self._writable()
         known = list(self.sources)
         with self._cursor() as cursor:
             self._put(cursor, "sources", known + [p for p in paths if p not in known])
+            self._bump(cursor)
 
     @property
     def photo_model(self) -> str | None:
-        return self._meta().get("photo_model")
+        return self._meta.get("photo_model")
 
     @property
     def word_reader(self) -> str | None:
-        return self._meta().get("word_reader")
+        return self._meta.get("word_reader")
 
     @cached_property
-    def photos(self) -> list[PhotoInfo]:
-        rows = self._query("SELECT name, width, height, size FROM photos ORDER BY id")
-        return [PhotoInfo(*row) for row in rows]
+    def photos(self) -> PhotoTable:
+        rows = self._query("SELECT id, name, width, height, size FROM photos ORDER BY id")
+        return PhotoTable((row[0] for row in rows), (PhotoInfo(*row[1:]) for row in rows))
 
     @property
     def skipped(self) -> list[Skipped]:
@@ -390,7 +564,8 @@ class PostgresStore:
         wanted = FIRST_CANDIDATES
         columns = "id, photo, box, confidence, embedding"
         while not self.exact and wanted <= MOST_CANDIDATES:
-            with self._cursor(binary=True) as cursor:
+
+            def nearest(cursor: Any, wanted: int = wanted) -> list[tuple]:
                 search = min(int(wanted * EF_FACTOR), 1000)
                 cursor.execute(f"SET LOCAL hnsw.ef_search = {search}")
                 cursor.execute(
@@ -398,7 +573,9 @@ class PostgresStore:
                     "ORDER BY embedding <=> %s LIMIT %s",
                     (query, query, wanted),
                 )
-                rows = cursor.fetchall()
+                return list(cursor.fetchall())
+
+            rows = self._reading(nearest)
             if len(rows) < wanted or rows[-1][-1] > distance:
                 return _face_rows([row[:-1] for row in rows if row[-1] <= distance])
             wanted *= 2
@@ -429,15 +606,22 @@ class PostgresStore:
             last = int(block.ids[-1])
 
     def thumbnail(self, photo: int) -> bytes:
-        return bytes(self._query("SELECT thumbnail FROM photos WHERE id = %s", (photo,))[0][0])
+        rows = self._query("SELECT thumbnail FROM photos WHERE id = %s", (photo,))
+        if not rows:
+            raise PhotoGone(photo)
+        return bytes(rows[0][0])
 
     def photo_vectors(self) -> np.ndarray | None:
+        """In id order (`photos.ids`); read in one query, so the photos asked for are the
+        photos answered (an event grows while it is served)."""
         if self.photo_model is None:
             return None
-        rows = self._query("SELECT vector FROM photos ORDER BY id")
-        if any(row[0] is None for row in rows):
+        rows = self._query("SELECT id, vector FROM photos ORDER BY id")
+        if [row[0] for row in rows] != self.photos.ids.tolist():
+            self._forget_cached()  # photos were added or removed since they were read
+        if any(row[1] is None for row in rows) or [r[0] for r in rows] != self.photos.ids.tolist():
             return None
-        return np.array([row[0] for row in rows], dtype=np.float32)
+        return np.array([row[1] for row in rows], dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
 
     def words_read(self) -> bool:
         return self.word_reader is not None
@@ -463,8 +647,9 @@ class PostgresStore:
     def close(self) -> None:
         if "_pool" in self.__dict__:
             self._pool.shutdown()
-        for connection in self._connections:
+        for connection in list(self._connections):
             connection.close()
+        self._connections.clear()
 
 
 def _array(vector: Any) -> np.ndarray:

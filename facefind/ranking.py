@@ -55,23 +55,26 @@ def rank_photos(
     exclude: Sequence[int] = (),
 ) -> list[PhotoHit]:
     """Photos ranked by cosine similarity of their UForm embedding to `query` (unit length)."""
-    embeddings = _photo_embeddings(index, None)
+    embeddings = _photo_embeddings(index, None)  # rows in photo id order
+    photos = index.photos
     similarity = embeddings @ np.asarray(query, dtype=np.float32).reshape(-1)
     scores = relative_scores(similarity)
-    candidates = np.arange(len(index.photos)) if within is None else np.asarray(within, dtype=int)
-    candidates = candidates[~np.isin(candidates, list(exclude))]
-    order = candidates[np.argsort(-similarity[candidates], kind="stable")]
+    rows = np.arange(len(photos)) if within is None else photos.positions(within)
+    rows = rows[rows >= 0]  # a photo removed since it was found
+    rows = rows[~np.isin(photos.ids[rows], list(exclude))]
+    order = rows[np.argsort(-similarity[rows], kind="stable")]
     if top is not None:
         order = order[:top]
+    infos = list(photos)
     return [
         PhotoHit(
-            photo=int(number),
-            name=index.photos[number].name,
-            score=float(scores[number]),
+            photo=int(photos.ids[row]),
+            name=infos[row].name,
+            score=float(scores[row]),
             faces=(),
             via="description",
         )
-        for number in order
+        for row in order
     ]
 
 
@@ -95,9 +98,12 @@ def text_search(
 
 
 def similar_photos(index: IndexStore, photo: int, top: int | None = 20) -> list[PhotoHit]:
-    """ "More like this": the album's photos most like photo number `photo`, itself excluded."""
+    """ "More like this": the album's photos most like photo `photo`, itself excluded."""
     embeddings = _photo_embeddings(index, None)
-    return rank_photos(index, embeddings[photo], top, exclude=[photo])
+    row = int(index.photos.positions([photo])[0])
+    if row < 0:  # removed since it was shown
+        return []
+    return rank_photos(index, embeddings[row], top, exclude=[photo])
 
 
 def similar_to_picture(

@@ -8,6 +8,7 @@ person", 0-49 = "not", and the default bar of 50% is the model's own verificatio
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
@@ -17,8 +18,9 @@ from .calibration import ScoreScale
 from .config import EMBEDDING_SIZE
 from .errors import FacefindError, NoFaceError, PhotoError
 from .faces import Face, FaceEmbedder
+from .optout import like_opted_out
 from .results import FaceHit, PhotoHit
-from .store import FaceMatches, FaceRows, IndexStore
+from .store import FaceMatches, FaceRows, IndexStore, photo_name
 from .vectors import l2_normalize, mean_direction
 
 __all__ = ["FaceHit", "MatchMode", "PhotoHit", "ScoreScale", "query_faces", "search_faces"]
@@ -54,6 +56,14 @@ def search_faces(
         raise FacefindError(f"Unknown match mode {mode!r}: use 'any' or 'all'.")
     if store.face_count == 0:
         return []
+    # a person who asked not to be found is found by no one's query, at any bar
+    hidden = like_opted_out(queries, store.opted_out(), store.model)
+    if hidden.all() or (mode == "all" and hidden.any()):
+        return []
+    if hidden.any():
+        people = np.flatnonzero(~hidden)
+        hits = search_faces(store, queries[people], mode, min_score, scale, expand)
+        return [_renumbered(hit, people) for hit in hits]
     scale = scale or ScoreScale(store.model)
     cut = scale.similarity_at(float(min_score))
     sure = scale.similarity_at(SURE_SCORE)
@@ -75,6 +85,12 @@ def search_faces(
             hits.append(hit)
     hits.sort(key=lambda hit: (-hit.score, hit.name))
     return hits
+
+
+def _renumbered(hit: PhotoHit, people: np.ndarray) -> PhotoHit:
+    """A hit of a search for some of the people, numbered as in the whole query."""
+    faces = tuple(replace(face, person=int(people[face.person])) for face in hit.faces)
+    return replace(hit, faces=faces)
 
 
 def expanded_queries(
@@ -154,8 +170,11 @@ def _photo_hit(
     )
     scores = [hit.score for hit in hits]
     photo = int(faces.photos[rows[0]])
+    name = photo_name(store, photo)
+    if name is None:  # removed since its faces were found
+        return None
     score = min(scores) if mode == "all" else max(scores)
-    return PhotoHit(photo=photo, name=store.photos[photo].name, score=score, faces=hits)
+    return PhotoHit(photo=photo, name=name, score=score, faces=hits)
 
 
 def query_faces(

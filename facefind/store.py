@@ -10,7 +10,7 @@ anywhere and in any order.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -29,6 +29,60 @@ class PhotoInfo:
     width: int
     height: int
     size: int
+
+
+class PhotoTable:
+    """The photos of a store by their ids, in id order. Ids are the store's and stable for its
+    life (a database's keys): a photo removed leaves a gap, never a shifted neighbour, so a
+    result computed before a removal can never name another person's photo."""
+
+    def __init__(self, ids: Iterable[int], infos: Iterable[PhotoInfo]) -> None:
+        self.ids = np.fromiter(ids, dtype=np.int64)
+        self._infos = list(infos)
+        self._position = {int(photo): row for row, photo in enumerate(self.ids)}
+        if len(self._position) != len(self._infos):
+            raise ValueError("one photo id per photo")
+
+    def __getitem__(self, photo: int) -> PhotoInfo:
+        """The photo with this id; PhotoGone (a KeyError) if the store holds none."""
+        try:
+            return self._infos[self._position[int(photo)]]
+        except KeyError:
+            raise PhotoGone(photo) from None
+
+    def __contains__(self, photo: object) -> bool:
+        return isinstance(photo, (int, np.integer)) and int(photo) in self._position
+
+    @classmethod
+    def numbered(cls, infos: Iterable[PhotoInfo]) -> PhotoTable:
+        """Photos numbered 0..n-1 in the order given (an .npz index's)."""
+        infos = list(infos)
+        return cls(range(len(infos)), infos)
+
+    def __len__(self) -> int:
+        return len(self._infos)
+
+    def __iter__(self) -> Iterator[PhotoInfo]:
+        return iter(self._infos)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, PhotoTable):
+            return NotImplemented
+        return bool(np.array_equal(self.ids, other.ids)) and self._infos == other._infos
+
+    def __repr__(self) -> str:
+        return f"PhotoTable({len(self)} photos)"
+
+    def positions(self, photos: Sequence[int] | np.ndarray) -> np.ndarray:
+        """Where these photo ids are in id order (rows of `photo_vectors`); -1 for a gone one."""
+        return np.array([self._position.get(int(p), -1) for p in photos], dtype=np.int64)
+
+    def with_id(self) -> Iterator[tuple[int, PhotoInfo]]:
+        return zip((int(photo) for photo in self.ids), self._infos, strict=True)
+
+
+class PhotoGone(KeyError):
+    """A photo id the store no longer holds (removed since it was found)."""
 
 
 @dataclass(frozen=True)
@@ -118,8 +172,9 @@ _MATCH_FIELDS = ("faces", "queries", "similarity", "photos", "vectors")
 
 
 class IndexStore(Protocol):
-    """What an indexed album answers. Photos are numbered 0..n-1 in album order; faces have ids
-    that are stable for the store's life (the rows of an .npz index, a database's keys)."""
+    """What an indexed album answers. Photos and faces have ids that are stable for the store's
+    life (positions in an .npz index, which is never changed in place; a database's keys), and
+    `photos` is a `PhotoTable` by those ids."""
 
     @property
     def model(self) -> str: ...
@@ -128,7 +183,7 @@ class IndexStore(Protocol):
     @property
     def settings(self) -> FaceSettings: ...
     @property
-    def photos(self) -> Sequence[PhotoInfo]: ...
+    def photos(self) -> PhotoTable: ...
     @property
     def skipped(self) -> Sequence[Skipped]: ...
     @property
@@ -184,9 +239,54 @@ class IndexStore(Protocol):
         """How many photos hold each token (to tell the event's words from one runner's)."""
         ...
 
+    def opted_out(self) -> np.ndarray:
+        """The faces of people who asked not to be found ((k, 128), unit length): a query like
+        one of them finds nothing, and their faces are kept out of what is indexed later."""
+        ...
 
-def open_store(where: str, model: str | None = None) -> IndexStore:
-    """An index file, or the store at a postgresql:// URL (its driver imported only then)."""
+    def refresh(self) -> bool:
+        """Catch up with photos added or removed since the last look (an event is indexed while
+        it is served); True when something changed. Cheap when nothing did."""
+        ...
+
+    def close(self) -> None:
+        """Let go of connections and threads."""
+        ...
+
+    # --- writing: a database store changes in place and returns itself; an .npz index is
+    # never changed in place and returns a new one, which `keep` saves
+
+    def remove(self, names: Sequence[str], keep_out: bool = True) -> IndexStore:
+        """Without these photos, their faces, words and thumbnails; `keep_out` lists them as
+        removed, so that indexing the same photos again does not bring them back."""
+        ...
+
+    def forget_faces(self, faces: Sequence[int], opted_out: np.ndarray) -> IndexStore:
+        """Without these faces, keeping `opted_out` (the faces of the people who asked)."""
+        ...
+
+    def keep(self, where: str) -> None:
+        """Make the changes last (save the file; a database has committed them)."""
+        ...
+
+
+def photo_name(store: IndexStore, photo: int) -> str | None:
+    """The photo's name; None if the store no longer holds it. A photo indexed since the store
+    last looked (an event indexed while it is served) is found after one `refresh`."""
+    try:
+        return store.photos[photo].name
+    except PhotoGone:
+        if not store.refresh():
+            return None
+    try:
+        return store.photos[photo].name
+    except PhotoGone:
+        return None
+
+
+def open_store(where: str, model: str | None = None, read_only: bool = False) -> IndexStore:
+    """An index file, or the store at a postgresql:// URL (its driver imported only then);
+    `read_only` opens a database without any DDL or write (what a served event needs)."""
     from .errors import FacefindError
     from .pgurl import is_store_url
 
@@ -196,7 +296,7 @@ def open_store(where: str, model: str | None = None) -> IndexStore:
         return AlbumIndex.load(where, model=model)
     from .pgstore import PostgresStore
 
-    store = PostgresStore(where)
+    store = PostgresStore(where, read_only=read_only)
     if model and store.face_count and store.model != model:
         raise FacefindError(
             f"This store holds faces of the {store.model} model, not {model}: search with "

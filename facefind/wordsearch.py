@@ -18,7 +18,7 @@ from .ranking import text_search
 from .results import PhotoHit
 from .search import search_faces
 from .semantic import PhotoTextModel
-from .store import IndexStore
+from .store import IndexStore, photo_name
 from .vectors import mean_direction
 from .words import Word, matching_words, spellings, tokens
 
@@ -64,12 +64,13 @@ def word_search(
     hits = []
     for photo in candidates:
         found = matching_words(text, index.words_in(photo))
-        if found:
+        name = photo_name(index, photo) if found else None
+        if found and name is not None:
             score = 100.0 * min(word.confidence for word in found)
             hits.append(
                 PhotoHit(
                     photo=photo,
-                    name=index.photos[photo].name,
+                    name=name,
                     score=score,
                     faces=faces[photo] if faces is not None else (),
                     words=tuple(found),

@@ -153,12 +153,14 @@ def test_a_format_2_file_is_migrated_and_a_format_1_file_refused_with_what_to_do
     meta, arrays = _saved(index)
     old = {k: v for k, v in meta.items() if k not in ("words_read", "word_reader")}
     old["format"] = 2
+    arrays = {name: array for name, array in arrays.items() if name != "opted_out"}
     migrated = AlbumIndex.load(_written(old, arrays))
     assert not migrated.words_read() and migrated.words_in(0) == []
     np.testing.assert_array_equal(migrated.embeddings, index.embeddings)
     again = io.BytesIO()
     migrated.save(again)
-    assert json.loads(str(np.load(io.BytesIO(again.getvalue()))["meta"]))["format"] == 3
+    assert json.loads(str(np.load(io.BytesIO(again.getvalue()))["meta"]))["format"] == 4
+    assert migrated.opted_out().shape == (0, 128)  # format 3 -> 4: nobody had opted out
     for refused in (1, 99):
         with pytest.raises(IndexFileError, match="Index the album again"):
             AlbumIndex.load(_written({**meta, "format": refused}, arrays))

@@ -1,0 +1,40 @@
+"""People who asked not to be found (a runner's request to be forgotten, or an opt-out given
+at registration): their faces are kept out of every store and every search.
+
+A store keeps the query faces of each such person (`IndexStore.opted_out`). A face at least
+`FORGET_SCORE` alike to one of them is that person's: it is removed when they ask, it is
+dropped from photos indexed later, and a query like them finds nothing.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .calibration import ScoreScale
+from .index import AlbumIndex
+
+#: The bar for "this face is the person who opted out", below the search's 50%: forgetting
+#: errs towards removing too much. On the shared albums the faces of a person that search
+#: misses score 32-48% against their selfie (docs/accuracy.md, "Near misses"); at 40% most of
+#: them go, and at 40% the model's precision is still ~0.9 (a few look-alikes' faces go too,
+#: never their photos).
+FORGET_SCORE = 40.0
+
+
+def like_opted_out(
+    vectors: np.ndarray, opted_out: np.ndarray, model: str, score: float = FORGET_SCORE
+) -> np.ndarray:
+    """For each row of `vectors` (unit length), whether it is one of the opted-out people."""
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
+    if not len(opted_out) or not len(vectors):
+        return np.zeros(len(vectors), dtype=bool)
+    cut = ScoreScale(model).similarity_at(score)
+    return np.asarray((vectors @ np.asarray(opted_out, np.float32).T).max(axis=1) >= cut)
+
+
+def without_opted_out(part: AlbumIndex, opted_out: np.ndarray) -> AlbumIndex:
+    """A newly indexed part without the faces of people who opted out (before it is stored)."""
+    gone = like_opted_out(part.embeddings, opted_out, part.model)
+    if not gone.any():
+        return part
+    return part.without_faces({int(face) for face in np.flatnonzero(gone)}, opted_out[:0])
