@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 from PIL import Image, ImageOps
 
-from facefind.archive import Album, PhotoSource
+from facefind.archive import Album, PhotoSource, PhotoZip
 from facefind.builder import IndexBuilder
 from facefind.config import (
     DETECTORS,
@@ -32,7 +32,7 @@ from facefind.config import (
 )
 from facefind.detectors import yuface_installed
 from facefind.errors import FacefindError
-from facefind.event import Event, event_location, open_event
+from facefind.event import Event, event_floor, event_location, runner_message
 from facefind.faces import Face, FaceEmbedder
 from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
 from facefind.index import AlbumIndex
@@ -41,7 +41,7 @@ from facefind.people_editor import PeopleEditor
 from facefind.progress import IndexingRate
 from facefind.ranking import similar_photos, similar_to_picture
 from facefind.reading import BackgroundReading
-from facefind.results import PhotoHit
+from facefind.results import PhotoHit, plain_text
 from facefind.search import (
     DEFAULT_MIN_SCORE,
     MatchMode,
@@ -50,6 +50,7 @@ from facefind.search import (
     stack_embeddings,
 )
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
+from facefind.serving import EVENT_UPLOAD_MB, bound_uploads
 from facefind.store import IndexStore
 from facefind.words import WordReader
 from facefind.wordsearch import WordResults, wearer_search, with_descriptions, word_search
@@ -78,7 +79,7 @@ def photo_text_model(name: str) -> PhotoTextModel:
 def shared_event(where: str) -> Event:
     """The event's store and photos, opened once per server and shared by every session
     (read-only; nothing of a runner's query is kept in it)."""
-    return open_event(where)
+    return Event(where)
 
 
 # --- the album ---------------------------------------------------------------------------------
@@ -99,12 +100,14 @@ class LoadedAlbum:
     seconds: float = 0.0
     query_faces: dict = field(default_factory=dict)  # (picture digest) -> its faces
     like: int | None = None  # the photo "more like this" was asked for
-    download: tuple[tuple[str, ...], bytes] | None = None  # names and their prepared zip
+    download: tuple[tuple[str, ...], PhotoZip] | None = None  # names and their prepared zip
     #: everyone in the album with the user's merges, names, hidden people and their Undo
     editor: PeopleEditor | None = None
     person: int | None = None  # the id of the person whose page is open in the People tab
     person_faces: dict = field(default_factory=dict)  # face row -> its crop, made once
     reading: BackgroundReading | None = None  # the words, read after the faces
+    event: Event | None = None  # an organiser's event: what it can serve now, its floor
+    floor: int = 0  # the lowest similarity bar the user may choose
 
 
 def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
@@ -454,7 +457,9 @@ def show_large(loaded: LoadedAlbum, hits: list[PhotoHit], position: int) -> None
     if picture.width < picture.height * LARGE_VIEW_ASPECT:
         size = (round(picture.height * LARGE_VIEW_ASPECT), picture.height)
         picture = ImageOps.pad(picture, size, color=(255, 255, 255))
-    st.image(picture, caption=f"{position + 1} of {len(hits)} · {hit.name}", width="stretch")
+    st.image(
+        picture, caption=plain_text(f"{position + 1} of {len(hits)} · {hit.name}"), width="stretch"
+    )
     back, forward, save = st.columns(3)
     if back.button("Previous", key="large-previous", icon=":material/chevron_left:"):
         st.session_state["large-position"] = position - 1
@@ -485,6 +490,8 @@ def results_grid(
 ) -> None:
     """Thumbnails best first, with score and outlined faces; a bigger view; the download
     (a zip named after what it holds); with `remove`, a "Not this person" button each."""
+    if loaded.event is not None:  # an event serves only the photos it holds as indexed
+        hits = loaded.event.servable(hits)
     if not hits:  # nothing to show or download
         st.write("**No photo matched.**")
         return
@@ -526,7 +533,7 @@ def hit_caption(hit: PhotoHit, text_search: bool) -> str:
         why = " · " + ", ".join(f"“{word.text}”" for word in hit.words)
     elif hit.via == "face" and text_search:
         why = " · by face"
-    return f"{hit.score:.0f}% · {hit.name}{why}"
+    return plain_text(f"{hit.score:.0f}% · {hit.name}{why}")
 
 
 def slug(text: str, most: int = 40) -> str:
@@ -546,9 +553,16 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, file_name: str
         these = "this photo" if len(names) == 1 else f"these {len(names)} photos"
     prepared = loaded.download
     if prepared is not None and prepared[0] == names:
+        left_out = prepared[1].left_out
+        if left_out:
+            st.warning(
+                f"{plural(len(left_out), 'photo')} could not be read and "
+                f"{'is' if len(left_out) == 1 else 'are'} not in the zip: "
+                + plain_text(", ".join(item.name for item in left_out))
+            )
         st.download_button(
             f"Download {these} (.zip)",
-            data=prepared[1],
+            data=prepared[1].data,
             file_name=file_name,
             mime="application/zip",
             key=f"{key}-download",
@@ -571,7 +585,13 @@ def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, file_name: str
 QUERY_PHOTO_MB = 50
 
 
-def query_pictures() -> list[tuple[str, str, bytes]]:
+def query_photo_mb(loaded: LoadedAlbum) -> int:
+    """The uploader's bound for a query photo (an event's server refuses more, whatever the
+    browser sends: serving.bound_uploads)."""
+    return EVENT_UPLOAD_MB if loaded.event is not None else QUERY_PHOTO_MB
+
+
+def query_pictures(loaded: LoadedAlbum) -> list[tuple[str, str, bytes]]:
     """The pictures of the people to find: a webcam selfie and/or uploaded photos."""
     camera, files = st.columns(2)
     with files:
@@ -580,7 +600,7 @@ def query_pictures() -> list[tuple[str, str, bytes]]:
             type=PHOTO_TYPES,
             accept_multiple_files=True,
             key="query-photos",
-            max_upload_size=QUERY_PHOTO_MB,
+            max_upload_size=query_photo_mb(loaded),
         )
     with camera:
         selfie = None
@@ -626,12 +646,12 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
             st.warning(str(error))
             continue
         names.append(name)
-        crops = face_crops(data, [face.box for face in faces])
+        crops = face_crops(data, [face.box for face in faces], query=True)
         pairs = enumerate(zip(faces, crops, strict=True))
         found += [(digest, number, face, crop) for number, (face, crop) in pairs]
     if not found:
         return []
-    st.caption(f"Faces in {', '.join(names)}: tick who to look for")
+    st.caption(f"Faces in {plain_text(', '.join(names))}: tick who to look for")
     columns = st.columns(QUERY_COLUMNS)
     chosen: list[tuple] = []
     for position, (digest, number, face, crop) in enumerate(found):
@@ -660,7 +680,7 @@ MATCH_LABELS = ["any of them", "all of them together"]
 
 def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
     """The face search; returns its results (None: no search), which the text tab can narrow."""
-    pictures = query_pictures()
+    pictures = query_pictures(loaded)
     if not pictures:
         st.info("Take a selfie or upload a photo of the people you are looking for.")
         return None
@@ -685,12 +705,14 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
         mode = "all" if label == MATCH_LABELS[1] else "any"
     level = st.slider(
         "Level of similarity (%)",
-        0,
+        loaded.floor,
         100,
-        int(DEFAULT_MIN_SCORE),
+        max(int(DEFAULT_MIN_SCORE), loaded.floor),
         key="level",
-        help="50% is the face model's own 'same person' threshold. Lower finds more.",
+        help="50% is the face model's own 'same person' threshold. Lower finds more."
+        + (f" This event's lowest is {loaded.floor}%." if loaded.floor else ""),
     )
+    level = max(level, loaded.floor)  # the bound is the server's, whatever the browser sent
     expand = st.toggle(
         "Search again with the photos it is sure of",
         True,
@@ -733,7 +755,7 @@ def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
     if face_hits and st.checkbox("Only photos of the people chosen in Face search"):
         within = face_hits
     if loaded.like is not None and described:
-        st.write(f"More like **{index.photos[loaded.like].name}**")
+        st.write(f"More like **{plain_text(index.photos[loaded.like].name)}**")
         st.button("Back to the description", on_click=show_like, args=(loaded, None))
         like = index.photos[loaded.like].name.rsplit("/", 1)[-1].rsplit(".", 1)[0]
         hits = similar_photos(index, loaded.like, count)
@@ -745,7 +767,7 @@ def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
             "…or find photos like this picture",
             type=PHOTO_TYPES,
             key="like-picture",
-            max_upload_size=QUERY_PHOTO_MB,
+            max_upload_size=query_photo_mb(loaded),
         )
     if text.strip():
         number = text.strip()
@@ -1015,22 +1037,43 @@ def person_page(loaded: LoadedAlbum, person: Person) -> None:
 
 def event_page(where: str) -> None:
     """An organiser's event: no upload; a runner finds their photos by selfie or bib number.
-    Their query and results live in their own session; the store is shared."""
-    event = shared_event(where)
+    Their query and results live in their own session; the store is shared, and followed as
+    photos are indexed while the event is served."""
+    bound_uploads()  # the server's own bound on uploads, and none spooled to disk
+    st.title("Find your photos")
+    try:
+        event = shared_event(where)
+    except Exception as error:  # the details are the organiser's: in the server's log
+        st.warning(runner_message(error))
+        return
+    try:
+        event.refresh()
+    except Exception as error:  # the page is drawn as it was; a search says if it fails too
+        runner_message(error)
     loaded: LoadedAlbum | None = st.session_state.get("album")
     if loaded is None or loaded.key != ("event", where):
-        loaded = LoadedAlbum(("event", where), event.album, event.store)
+        loaded = LoadedAlbum(("event", where), event.album, event.store, event=event)
         st.session_state["album"] = loaded
-    st.title("Find your photos")
+    loaded.album, loaded.index, loaded.floor = event.album, event.store, event_floor()
     st.write(
-        f"{plural(len(event.store.photos), 'photo')} of this event. Take a selfie or type your "
+        f"{plural(event.photo_count(), 'photo')} of this event. Take a selfie or type your "
         "bib number: your photo is used for this search only and never kept."
     )
     faces, words = st.tabs(["Selfie", "Bib number"], key="tab")
     with faces:
-        face_hits = face_tab(loaded)
+        face_hits = runner_safe(face_tab, loaded)
     with words:
-        text_tab(loaded, face_hits)
+        runner_safe(text_tab, loaded, face_hits)
+
+
+def runner_safe(tab: Callable, *args: object) -> object:
+    """Draw a tab of the event page; whatever fails, the runner is told only what they can
+    act on, and the other tab still works."""
+    try:
+        return tab(*args)
+    except Exception as error:
+        st.warning(runner_message(error))
+        return None
 
 
 def main() -> None:

@@ -110,6 +110,18 @@ def junk_reason(name: str) -> str | None:
     return None
 
 
+#: The file in a download zip that names the photos that could not be put in it.
+LEFT_OUT_NOTE = "LEFT-OUT.txt"
+
+
+@dataclass(frozen=True)
+class PhotoZip:
+    """A zip of photos for download, and the photos that could not be read into it."""
+
+    data: bytes
+    left_out: tuple[Skipped, ...] = ()
+
+
 class PhotoSource:
     """Photos to index, read one at a time: `photos` (unique names, in a stable order),
     `skipped` (with reasons), `read(entry)`; downloads are built from the original bytes."""
@@ -126,14 +138,28 @@ class PhotoSource:
 
     def entry(self, name: str) -> PhotoEntry:
         """The photo of that name (names are unique: a second copy is skipped); KeyError if none."""
-        return self._by_name[name]
+        found = self.find(name)
+        if found is None:
+            raise KeyError(name)
+        return found
+
+    def find(self, name: str) -> PhotoEntry | None:
+        """The photo of that name, or None; a folder also finds a photo added since it was
+        scanned (an event's photographers upload during the race)."""
+        return self._by_name.get(name)
+
+    def size_now(self, name: str) -> int | None:
+        """The photo's size in bytes now (a file may have changed since it was indexed);
+        None if it cannot be served any more."""
+        found = self.find(name)
+        return None if found is None else found.size
 
     def missing(self, names: Iterable[str]) -> list[str]:
         """Those of these photo names that this source does not hold (in the order given):
         how an index is checked against the album it is opened with."""
-        return [name for name in names if name not in self._by_name]
+        return [name for name in names if self.find(name) is None]
 
-    def zip_of(self, names: Iterable[str]) -> bytes:
+    def zip_of(self, names: Iterable[str]) -> PhotoZip:
         """A new zip of these photos for download: original bytes, names as in the album.
 
         Only names that would escape the folder they are unzipped into (`/abs/x.jpg`,
@@ -141,14 +167,24 @@ class PhotoSource:
         """
         return self.zip_of_folders({"": names})
 
-    def zip_of_folders(self, folders: Mapping[str, Iterable[str]]) -> bytes:
+    def zip_of_folders(self, folders: Mapping[str, Iterable[str]]) -> PhotoZip:
         """A new zip with the given photos under each folder (e.g. one folder per person; ""
-        for the top): original bytes, names as in the album, made safe as in `zip_of`."""
+        for the top): original bytes, names as in the album, made safe as in `zip_of`. A photo
+        that cannot be read now is left out, and the zip's LEFT-OUT.txt says which and why."""
         buffer = io.BytesIO()
         used: set[str] = set()
+        left_out: list[Skipped] = []
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
             for folder, names in folders.items():
                 for name in names:
+                    try:
+                        data = self.read(self.entry(name))
+                    except KeyError:
+                        left_out.append(Skipped(name, "no longer in the album"))
+                        continue
+                    except PhotoError as error:
+                        left_out.append(Skipped(name, str(error)))
+                        continue
                     member = posixpath.join(folder, safe_member_name(name)).lstrip("/")
                     stem, extension = posixpath.splitext(member)
                     copy = 1
@@ -156,8 +192,13 @@ class PhotoSource:
                         copy += 1
                         member = f"{stem} ({copy}){extension}"
                     used.add(member)
-                    archive.writestr(member, self.read(self.entry(name)))
-        return buffer.getvalue()
+                    archive.writestr(member, data)
+            if left_out:
+                archive.writestr(
+                    LEFT_OUT_NOTE,
+                    "".join(f"{item.name}: {item.reason}\n" for item in left_out),
+                )
+        return PhotoZip(buffer.getvalue(), tuple(left_out))
 
     def __iter__(self) -> Iterator[PhotoEntry]:
         return iter(self.photos)

@@ -354,6 +354,21 @@ class PartsStore(Protocol):
     def add(self, part: AlbumIndex) -> None: ...
 
 
+def changed_photos(store: IndexStore, album: PhotoSource) -> tuple[list[str], list[str]]:
+    """Photos of the store whose file is now another size (changed since it was indexed), and
+    those the album no longer holds."""
+    changed, vanished = [], []
+    for info in store.photos:
+        try:
+            entry = album.entry(info.name)
+        except KeyError:
+            vanished.append(info.name)
+            continue
+        if entry.size != info.size:
+            changed.append(info.name)
+    return changed, vanished
+
+
 def still_to_index(store: PartsStore, album: PhotoSource) -> tuple[list[PhotoEntry], list[Skipped]]:
     """The album's photos, and the files it skipped, that the store does not hold yet."""
     done = store.done_photos()

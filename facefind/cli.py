@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .archive import PhotoSource
-from .builder import IndexBuilder, add_photo_embeddings
+from .builder import IndexBuilder, add_photo_embeddings, changed_photos
 from .config import (
     DEFAULT_FACE_MODEL,
     FACE_MODELS,
@@ -28,9 +28,11 @@ from .config import (
     detector_name,
     face_settings,
 )
+from .curation import forget_people, remove_photos
 from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
+from .optout import FORGET_SCORE
 from .people import People, PeopleNotes, group_people
 from .pgurl import is_store_url, safe_url
 from .progress import IndexingRate
@@ -172,6 +174,7 @@ def _index_in_parts(
                 "into a new database."
             )
         store.add_sources(sources)
+        _repair(store, album, args.prune)
     else:
         store = JoinedParts([])
     if args.ray:
@@ -189,6 +192,61 @@ def _index_in_parts(
     else:
         _say_indexed(store, output, said)
     return 0
+
+
+def _repair(store: IndexStore, album: PhotoSource, prune: bool) -> None:
+    """Before indexing into a store again: a photo whose file changed since it was indexed is
+    removed, to be indexed again; one whose file is gone is removed with --prune, else said."""
+    changed, vanished = changed_photos(store, album)
+    if changed:
+        store.remove(changed, keep_out=False)
+        _notify(f"{len(changed)} photos changed since they were indexed: indexing them again.")
+    if vanished and prune:
+        store.remove(vanished, keep_out=False)
+        _notify(f"{len(vanished)} photos no longer in the folders were removed from the store.")
+    elif vanished:
+        _notify(
+            f"{len(vanished)} photos of the store are no longer in the folders (first: "
+            f"{vanished[0]}); an event leaves them out. --prune removes them from the store."
+        )
+
+
+def run_remove(args: argparse.Namespace) -> int:
+    """Take photos out of a store (or an index file): their faces, words and thumbnails."""
+    store = open_store(args.index)
+    store, removed = remove_photos(store, args.photos)
+    if removed:
+        store.keep(args.index)
+    for name in args.photos:
+        if name not in removed:
+            _notify(f"{name}: no such photo in {safe_url(args.index)} (names as `search` prints)")
+    print(f"{plural(len(removed), 'photo')} removed from {safe_url(args.index)}", file=sys.stderr)
+    store.close()
+    return 0 if removed or not args.photos else 2
+
+
+def run_forget(args: argparse.Namespace) -> int:
+    """Remove every face of the people in the given photos (a runner asked to be forgotten, or
+    opted out at registration) and keep them out of every later search and indexing run."""
+    store = open_store(args.index)
+    embedder = _embedder(store.settings)
+    faces = [query_faces(embedder, _read(path), name=path)[0] for path in args.face]
+    store, forgotten = forget_people(store, stack_embeddings(faces), args.min_score)
+    store.keep(args.index)
+    store.close()
+    print(
+        f"{plural(len(faces), 'person', 'people')} forgotten: "
+        f"{plural(forgotten.faces, 'face')} removed, "
+        f"{plural(len(forgotten.photos_removed), 'photo')} that showed only them removed, "
+        f"{plural(forgotten.photos_kept, 'photo')} kept for the other people in them. "
+        "They are kept out of every search and of photos indexed later.",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def plural(count: int, noun: str, nouns: str | None = None) -> str:
+    return f"{count} {noun if count == 1 else nouns or noun + 's'}"
 
 
 def run_describe(args: argparse.Namespace) -> int:
@@ -342,8 +400,11 @@ def run_people(args: argparse.Namespace) -> int:
                 "--export needs the album's photos: give its zip or folder with --album-zip."
             )
         folders = {f"person-{entry['id']:02d}": entry["photos"] for entry in report["people"]}
-        _write_new(args.export, album.zip_of_folders(folders))
+        exported = album.zip_of_folders(folders)
+        _write_new(args.export, exported.data)
         print(f"{len(folders)} people exported to {args.export}", file=sys.stderr)
+        for item in exported.left_out:
+            _notify(f"{item.name} left out of the export: {item.reason}")
     if args.json:
         json.dump(report, sys.stdout, ensure_ascii=False, indent=1)
         sys.stdout.write("\n")
@@ -522,8 +583,41 @@ def parser() -> argparse.ArgumentParser:
     index.add_argument(
         "--workers", type=int, help="with --ray: workers (one core each; default all CPUs)"
     )
+    index.add_argument(
+        "--prune",
+        action="store_true",
+        help="into a database store: remove the photos whose files are gone from the folders",
+    )
     face_options(index)
     index.set_defaults(run=run_index)
+
+    remove = commands.add_parser(
+        "remove", help="remove photos from a store or an index: faces, words, thumbnails"
+    )
+    remove.add_argument("index", help="the index file or postgresql:// store")
+    remove.add_argument("photos", nargs="+", metavar="PHOTO", help="photo names, as search prints")
+    remove.set_defaults(run=run_remove)
+
+    forget = commands.add_parser(
+        "forget",
+        help="remove a person (a runner who asks, or who opted out) from a store or an index, "
+        "and keep them out of every later search and indexing run",
+    )
+    forget.add_argument("index", help="the index file or postgresql:// store")
+    forget.add_argument(
+        "--face",
+        action="append",
+        required=True,
+        help="a photo of the person (the largest face is used); repeat for more people",
+    )
+    forget.add_argument(
+        "--min-score",
+        type=float,
+        default=FORGET_SCORE,
+        help=f"faces at least this alike are theirs (default {FORGET_SCORE:.0f}: below the "
+        "search's 50%%, so that forgetting errs towards removing)",
+    )
+    forget.set_defaults(run=run_forget)
 
     describe = commands.add_parser(
         "describe", help="add UForm photo embeddings to an index made without them"

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw, ImageOps
 
 from .faces import Box
-from .images import decode_photo
+from .images import decode_photo, query_decoding, query_limits
 from .results import PhotoHit
 from .store import IndexStore
 
@@ -66,10 +66,17 @@ def _outline(image: Image.Image, hit: PhotoHit, factor: float, width: int) -> No
         )
 
 
-def face_crops(data: bytes, boxes: Sequence[Box], size: int = 160) -> list[Image.Image]:
+def face_crops(
+    data: bytes, boxes: Sequence[Box], size: int = 160, query: bool = False
+) -> list[Image.Image]:
     """Square crops of faces of one photo (boxes in its original pixels): the faces of a query
-    photo to pick who to look for, or the face shown for a person of the album."""
-    photo = decode_photo(data, 2048)
+    photo to pick who to look for (`query`: decoded within a query photo's bounds), or the
+    face shown for a person of the album."""
+    if query:
+        with query_decoding():
+            photo = decode_photo(data, 2048, query_limits(data))
+    else:
+        photo = decode_photo(data, 2048)
     image = Image.fromarray(photo.pixels)
     return [_crop(image, box, photo.scale, size) for box in boxes]
 

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 import io
 import math
+import threading
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -133,6 +136,36 @@ def decode_photo(
     except Exception as error:  # truncated data, broken EXIF, decoder errors
         raise PhotoError(f"damaged image ({_reason(error)})") from error
     return DecodedPhoto(pixels=pixels, width=width, height=height)
+
+
+#: A query photo (a selfie, a phone photo) that is not a JPEG is decoded whole, so it is held
+#: to this many pixels: 14000x14000 PNG (196 MP, 190 KB of bytes) cost 1 GB of memory to
+#: decode. A JPEG of up to the album's bound decodes at 1/8 of its size with draft mode and
+#: costs little whatever its pixel count (phones take 48-200 MP photos).
+QUERY_MAX_PIXELS = 24_000_000
+#: Query photos decoded at once in one server process (the rest wait their turn): memory
+#: under many uploads at once stays about this many times one photo's (bench_event.py).
+QUERY_DECODES_AT_ONCE = 2
+_QUERY_SLOTS = threading.BoundedSemaphore(QUERY_DECODES_AT_ONCE)
+
+
+def query_limits(data: bytes) -> ImageLimits:
+    """The pixel bound for a query photo: the album's for a JPEG (decoded small in draft
+    mode), QUERY_MAX_PIXELS for any other format."""
+    try:
+        kind = Image.open(io.BytesIO(data)).format
+    except Exception:  # not an image: open_image says so
+        kind = None
+    if kind == "JPEG":
+        return ImageLimits()
+    return ImageLimits(max_pixels=QUERY_MAX_PIXELS)
+
+
+@contextmanager
+def query_decoding() -> Iterator[None]:
+    """A turn to decode a query photo (at most QUERY_DECODES_AT_ONCE at a time)."""
+    with _QUERY_SLOTS:
+        yield
 
 
 def to_rgb(image: Image.Image) -> Image.Image:

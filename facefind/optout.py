@@ -13,12 +13,16 @@ import numpy as np
 from .calibration import ScoreScale
 from .index import AlbumIndex
 
-#: The bar for "this face is the person who opted out", below the search's 50%: forgetting
-#: errs towards removing too much. On the shared albums the faces of a person that search
-#: misses score 32-48% against their selfie (docs/accuracy.md, "Near misses"); at 40% most of
-#: them go, and at 40% the model's precision is still ~0.9 (a few look-alikes' faces go too,
-#: never their photos).
+#: The bar for "this face in a photo is the person who opted out", below the search's 50%:
+#: forgetting errs towards removing too much. Faces of a person that search misses score
+#: 32-48% against their selfie; at 40% recall is 1.0 on both shared albums, and precision
+#: 0.836 / 0.737 (shared / people2; 1.0 / 0.982 at 50%): a look-alike's face may go too,
+#: never a photo in which anyone else is left.
 FORGET_SCORE = 40.0
+#: The bar for "this query is the person who opted out" (a selfie against their own query
+#: photo, both clear faces): the model's own threshold, so a look-alike runner still finds
+#: their photos.
+BLOCK_SCORE = 50.0
 
 
 def like_opted_out(

@@ -158,9 +158,15 @@ class PostgresStore:
         self._revision: int | None = None
         if read_only:
             self.schema = self._readable_schema()
-        else:
+            return
+        try:
             self._migrate()
-            self.schema = SCHEMA_VERSION
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise IndexFileError(
+                f"This role cannot write to the store at {safe_url(self.url)} ({error}): "
+                "index with the writer role; serve with `--event` (read-only)."
+            ) from error
+        self.schema = SCHEMA_VERSION
 
     @cached_property
     def _pool(self) -> ThreadPoolExecutor:

@@ -6,6 +6,7 @@ result types without importing any search.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .chips import Box
@@ -34,3 +35,14 @@ class PhotoHit:
     faces: tuple[FaceHit, ...]
     words: tuple[Word, ...] = ()
     via: str = "face"
+
+
+#: What Markdown (and Streamlit's :emoji: and :color[...] codes) could read as formatting
+#: inside a line of text; "." or "-" only matter at the start of a line, which a name never is.
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#<>|~$:])")
+
+
+def plain_text(text: str) -> str:
+    """Text from a user or a file name, shown as it is inside Markdown (an uploaded photo
+    named `**[x](http://…)**` is not a link)."""
+    return _MARKDOWN.sub(r"\\\1", text)

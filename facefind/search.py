@@ -18,7 +18,8 @@ from .calibration import ScoreScale
 from .config import EMBEDDING_SIZE
 from .errors import FacefindError, NoFaceError, PhotoError
 from .faces import Face, FaceEmbedder
-from .optout import like_opted_out
+from .images import query_decoding, query_limits
+from .optout import BLOCK_SCORE, like_opted_out
 from .results import FaceHit, PhotoHit
 from .store import FaceMatches, FaceRows, IndexStore, photo_name
 from .vectors import l2_normalize, mean_direction
@@ -57,7 +58,7 @@ def search_faces(
     if store.face_count == 0:
         return []
     # a person who asked not to be found is found by no one's query, at any bar
-    hidden = like_opted_out(queries, store.opted_out(), store.model)
+    hidden = like_opted_out(queries, store.opted_out(), store.model, BLOCK_SCORE)
     if hidden.all() or (mode == "all" and hidden.any()):
         return []
     if hidden.any():
@@ -184,7 +185,8 @@ def query_faces(
 
     A query is one photo, so it gets the most thorough detection before "no face" is said."""
     try:
-        decoded = embedder.decode(photo)
+        with query_decoding():  # a few at once: hostile uploads cannot exhaust the memory
+            decoded = embedder.decode(photo, query_limits(photo))
     except PhotoError as error:
         raise PhotoError(f"Cannot use {name}: {error}.") from error
     faces = embedder.faces(decoded, thorough=True)

@@ -73,6 +73,26 @@ class FolderAlbum(PhotoSource):
             )
         return None
 
+    def find(self, name: str) -> PhotoEntry | None:
+        found = self._by_name.get(name)
+        if found is not None or not name or junk_reason(name) is not None:
+            return found
+        path = self.root / name
+        if ".." in Path(name).parts or not path.is_file() or self._problem(name, path):
+            return None
+        entry = PhotoEntry(name, path.stat().st_size, path)  # added since the scan
+        self._by_name[name] = entry
+        return entry
+
+    def size_now(self, name: str) -> int | None:
+        found = self.find(name)
+        if found is None:
+            return None
+        path = Path(found.info)
+        if self._problem(name, path) is not None:  # gone, or now a link out of the folder
+            return None
+        return path.stat().st_size
+
     def read(self, entry: PhotoEntry) -> bytes:
         limit = self.limits.max_file_bytes
         try:
@@ -105,6 +125,30 @@ class CombinedAlbum(PhotoSource):
                 Skipped(f"{label}/{item.name}", item.reason) for item in source.skipped
             ]
         self._index_names()
+
+    def _part(self, name: str) -> tuple[str, PhotoSource, str] | None:
+        label, _, inner = name.partition("/")
+        for part_label, source in self.parts:
+            if part_label == label:
+                return label, source, inner
+        return None
+
+    def find(self, name: str) -> PhotoEntry | None:
+        found = self._by_name.get(name)
+        part = self._part(name) if found is None else None
+        if part is None:
+            return found
+        inner = part[1].find(part[2])
+        if inner is None:
+            return None
+        entry = PhotoEntry(name, inner.size, inner)
+        self._by_name[name] = entry
+        self._source[name] = (part[1], inner)
+        return entry
+
+    def size_now(self, name: str) -> int | None:
+        part = self._part(name)
+        return None if part is None else part[1].size_now(part[2])
 
     def read(self, entry: PhotoEntry) -> bytes:
         source, inner = self._source[entry.name]

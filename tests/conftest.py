@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import os
 import tempfile
+import uuid
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,27 @@ def event_index(tmp_path_factory, all_photos: dict[str, bytes]) -> Path:
     made = facefind("index", str(photos), "-o", str(index), "--model", "Dlib", "--no-text")
     assert made.returncode == 0, made.stderr
     return index
+
+
+@pytest.fixture(scope="session")
+def postgres(tmp_path_factory):
+    """One PostgreSQL 16 + pgvector server (the `pgserver` wheel) for the whole run, stopped at
+    the end."""
+    pgserver = pytest.importorskip(
+        "pgserver",
+        reason="the store tests need PostgreSQL: pip install 'facefind[cluster]' pgserver",
+    )
+    pytest.importorskip(
+        "psycopg", reason="the store needs psycopg: pip install 'facefind[cluster]'"
+    )
+    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
+    yield server
+    server.cleanup()
+
+
+@pytest.fixture
+def store_url(postgres) -> str:
+    """A new, empty database for each test."""
+    name = f"facefind_{uuid.uuid4().hex[:12]}"
+    postgres.psql(f"CREATE DATABASE {name};")
+    return postgres.get_uri(name)

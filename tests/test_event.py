@@ -7,10 +7,8 @@ import io
 import zipfile
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
-from facefind.errors import FacefindError
 from facefind.event import event_location, open_event
 
 from .test_app import ROOT, shown_photos
@@ -44,24 +42,36 @@ def test_runners_search_at_once_and_never_see_each_others_queries(
         "one store loaded for every session, not a copy each"
     )
     first.button(key="faces-prepare").click().run()
-    _, data = first.session_state["album"].download
+    data = first.session_state["album"].download[1].data
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == ["img1.jpg", "img2.jpg"]
         assert archive.read("img1.jpg") == all_photos["img1.jpg"]
     assert second.session_state["album"].download is None
 
 
-def test_an_event_whose_photos_moved_says_so(tmp_path: Path, event_index: Path) -> None:
+def test_a_photo_gone_from_the_folder_is_left_out_and_every_other_photo_served(
+    monkeypatch, tmp_path: Path, event_index: Path, all_photos: dict[str, bytes], caplog
+) -> None:
     assert event_location(["--event", str(event_index)]) == str(event_index)
     assert event_location(["--event=x.facefind"]) == "x.facefind"
-    event = open_event(str(event_index))
-    assert len(event.store.photos) == 5
     moved = tmp_path / "moved.facefind"
     moved.write_bytes(event_index.read_bytes())
-    source = Path(event.store.sources[0])
-    (source / "img20.jpg").rename(source / "img20.moved")
+    source = Path(open_event(str(event_index)).store.sources[0])
+    (source / "img2.jpg").rename(source / "img2.moved")
     try:
-        with pytest.raises(FacefindError, match="no longer where they were indexed"):
-            open_event(str(moved))
+        with caplog.at_level("WARNING", logger="facefind"):
+            event = open_event(str(moved))
+        assert "1 photos of the event are not in its folders" in caplog.text
+        assert "img2.jpg" in caplog.text, "the organiser's log names it"
+        app = runner(monkeypatch, moved)
+        app.file_uploader(key="query-photos").set_value(
+            ("me.jpg", all_photos["img5.jpg"], "image/jpeg")
+        )
+        app.run()
+        assert not app.exception
+        assert shown_photos(app) == ["img1.jpg"], "img2 is gone; img1 is still served"
+        page = " ".join(str(element.value) for element in app.markdown)
+        assert "img2" not in page and "index" not in page, "nothing of it reaches the runner"
+        assert len(event.store.photos) == 5
     finally:
-        (source / "img20.moved").rename(source / "img20.jpg")
+        (source / "img2.moved").rename(source / "img2.jpg")

@@ -5,7 +5,6 @@ resumable indexing, and the CLI on a postgresql:// URL."""
 from __future__ import annotations
 
 import json
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -28,22 +27,6 @@ pgserver = pytest.importorskip(
     "pgserver", reason="the store tests need a PostgreSQL: pip install 'facefind[cluster]' pgserver"
 )
 pytest.importorskip("psycopg", reason="the store needs psycopg: pip install 'facefind[cluster]'")
-
-
-@pytest.fixture(scope="session")
-def postgres(tmp_path_factory):
-    """One PostgreSQL server for the whole run, stopped at the end."""
-    server = pgserver.get_server(tmp_path_factory.mktemp("pgdata"), cleanup_mode="stop")
-    yield server
-    server.cleanup()
-
-
-@pytest.fixture
-def store_url(postgres) -> str:
-    """A new, empty database for each test."""
-    name = f"facefind_{uuid.uuid4().hex[:12]}"
-    postgres.psql(f"CREATE DATABASE {name};")
-    return postgres.get_uri(name)
 
 
 #: A reading's confidence as the reader gives it (float32, as both stores keep it).
