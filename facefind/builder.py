@@ -180,7 +180,7 @@ class IndexBuilder:
         self.embedder.load()
         if self.word_reader is not None:
             self.word_reader.load()
-        photo_model = self._usable_photo_model()
+        photo_model = self.usable_photo_model()
         collected = _Collected(skipped=list(album.skipped))
         with FaceEmbeddingProcess(self.embedder, self.helper_processes()) as embedding:
             faces = _Batched(
@@ -235,8 +235,9 @@ class IndexBuilder:
                 if progress:
                     progress(done, total)
 
-    def _usable_photo_model(self) -> PhotoTextModel | None:
-        """The UForm model if it can be loaded; without it faces are indexed all the same."""
+    def usable_photo_model(self) -> PhotoTextModel | None:
+        """The UForm model if it can be loaded (said once if not); without it faces are indexed
+        all the same."""
         if self.photo_model is None:
             return None
         try:

@@ -32,7 +32,7 @@ from .curation import forget_people, remove_photos
 from .errors import FacefindError, ModelUnavailableError
 from .faces import FaceEmbedder
 from .index import AlbumIndex, is_index_file
-from .optout import FORGET_SCORE
+from .optout import FORGET_SCORE, without_opted_out
 from .people import People, PeopleNotes, group_people
 from .pgurl import is_store_url, safe_url
 from .progress import IndexingRate
@@ -126,9 +126,23 @@ def run_index(args: argparse.Namespace) -> int:
     if is_store_url(output) or args.ray:
         return _index_in_parts(output, album, builder, args, progress)
     index = replace(builder.build(album, progress), sources=_source_paths(args.album))
+    index = _keeping_opt_outs(index, output)
     index.save(output)
     _say_indexed(index, output)
     return 0
+
+
+def _keeping_opt_outs(index: AlbumIndex, output: str) -> AlbumIndex:
+    """An index written over an earlier one keeps the people who asked not to be found there
+    (`facefind forget`): out of the new photos too."""
+    if not is_index_file(output):
+        return index
+    kept = AlbumIndex.load(output).opted_out()
+    if not len(kept):
+        return index
+    verb = "stays" if len(kept) == 1 else "stay"
+    _notify(f"{plural(len(kept), 'person', 'people')} who asked not to be found {verb} out.")
+    return replace(without_opted_out(index, kept), opted_out_faces=kept)
 
 
 def _source_paths(albums: list[str]) -> tuple[str, ...]:

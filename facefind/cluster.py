@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from .archive import PhotoEntry, PhotoSource, Skipped
@@ -94,10 +95,19 @@ def connect(address: str, workers: int | None = None) -> Any:
     if ray.is_initialized():
         return ray
     options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
-    if address == "local":
-        ray.init(num_cpus=workers or os.cpu_count() or 1, **options)
-    else:
-        ray.init(address=address, **options)
+    # Ray puts the driver's working folder first on its workers' import path: run from the
+    # folder above a clone named "facefind", the workers would import that folder instead of
+    # the package ("cannot import name '__version__'"). From the package's own parent folder,
+    # they import what the driver imported.
+    here = os.getcwd()
+    os.chdir(Path(__file__).resolve().parent.parent)
+    try:
+        if address == "local":
+            ray.init(num_cpus=workers or os.cpu_count() or 1, **options)
+        else:
+            ray.init(address=address, **options)
+    finally:
+        os.chdir(here)
     return ray
 
 
@@ -117,12 +127,11 @@ def index_on_ray(
     if not pending:
         return 0, len(album)
     builder.embedder.load()  # the settings in effect, resolved once here, travel to the workers
+    photo_model = builder.usable_photo_model()  # not to be had: said here, once, not per worker
     count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
     actor = ray.remote(num_cpus=1)(IndexWorker)
     pool = [
-        actor.remote(
-            builder.embedder, builder.photo_model, builder.word_reader, builder.image_limits
-        )
+        actor.remote(builder.embedder, photo_model, builder.word_reader, builder.image_limits)
         for _ in range(min(count, -(-len(pending) // chunk)))
     ]
     run = _Run(ray, store, skipped, progress)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 import pytest
 
@@ -132,3 +133,28 @@ def test_results_zip_holds_the_original_bytes_and_names() -> None:
         files["race/b.jpg"],
         files["race/Zoë.jpg"],
     ]
+
+
+def test_a_download_zip_holds_the_readable_photos_and_says_which_it_left_out(
+    tmp_path: Path,
+) -> None:
+    from facefind.archive import LEFT_OUT_NOTE
+    from facefind.sources import FolderAlbum
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    (folder / "a.jpg").write_bytes(b"first photo")
+    (folder / "b.jpg").write_bytes(b"second photo")
+    outside = tmp_path / "elsewhere.jpg"
+    outside.write_bytes(b"someone else's photo")
+    album = FolderAlbum(folder)
+    (folder / "b.jpg").unlink()
+    (folder / "b.jpg").symlink_to(outside)  # replaced, after the scan, by a link out
+    made = album.zip_of(["a.jpg", "b.jpg", "gone.jpg"])
+    with zipfile.ZipFile(io.BytesIO(made.data)) as archive:
+        assert sorted(archive.namelist()) == ["LEFT-OUT.txt", "a.jpg"]
+        assert archive.read("a.jpg") == b"first photo"
+        note = archive.read(LEFT_OUT_NOTE).decode()
+    assert "b.jpg: now a link to a file outside the folder (refused)" in note
+    assert "gone.jpg: no longer in the album" in note
+    assert [item.name for item in made.left_out] == ["b.jpg", "gone.jpg"]

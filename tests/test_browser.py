@@ -365,3 +365,43 @@ def test_on_a_phone_people_read_most_photos_first_and_a_person_opens_in_view(
 
 #: The People wall's buttons: "1 photo", "12 photos".
 PHOTO_COUNT = re.compile(r"^\d+ photos?$")
+
+
+def test_an_event_server_refuses_an_upload_past_a_selfies_bound_sent_past_the_browser(
+    event_index: Path, all_photos, tmp_path: Path
+) -> None:
+    """A runner's browser uploads a selfie; the same upload request replayed by hand with
+    25 MB (the browser's own bound never sees it) is refused by the server itself, and 5 MB
+    is taken."""
+    from facefind.serving import EVENT_UPLOAD_MB
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    selfie = tmp_path / "me.jpg"
+    selfie.write_bytes(all_photos["img5.jpg"])
+    log = tmp_path / "event-server.log"
+    with streamlit_server(log, {"FACEFIND_EVENT": str(event_index)}) as url:
+        with sync_api.sync_playwright() as playwright:
+            with browser_page(playwright, 900, "browser-event-upload.png") as page:
+                uploads = []
+                page.on(
+                    "request",
+                    lambda r: uploads.append(r) if "/_stcore/upload_file/" in r.url else None,
+                )
+                page.goto(url)
+                page.get_by_text("of this event").wait_for()
+                upload_queries(page, selfie)
+                page.get_by_text("tick who to look for").wait_for()
+                put = next(r for r in uploads if r.method == "PUT")
+                headers = {k: v for k, v in put.headers.items() if k.lower().startswith("x-")}
+
+                def replay(megabytes: int) -> int:
+                    body = {
+                        "name": "big.jpg",
+                        "mimeType": "image/jpeg",
+                        "buffer": bytes(megabytes << 20),
+                    }
+                    reply = page.request.put(put.url, multipart={"file": body}, headers=headers)
+                    return reply.status
+
+                assert replay(EVENT_UPLOAD_MB + 5) == 413, "refused by the server, not the page"
+                assert replay(5) == 204

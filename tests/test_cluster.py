@@ -4,7 +4,10 @@ chunks arrive, resumable."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -17,7 +20,7 @@ from facefind.faces import FaceEmbedder
 from facefind.index import AlbumIndex
 from facefind.sources import open_album
 
-from .builders import facefind
+from .builders import ROOT
 
 ray = pytest.importorskip(
     "ray", reason="cluster indexing needs Ray: pip install 'facefind[cluster]'"
@@ -124,22 +127,26 @@ def test_a_two_node_cluster_indexes_the_same_album(
 
 
 def test_the_cli_indexes_on_a_local_cluster(event: Path, tmp_path: Path, ray_temp: str) -> None:
+    """Run by the `facefind` command from the folder above a clone named "facefind" (the
+    workers import the package, not that folder), with no UForm model to be had (said once)."""
+    command = Path(sys.executable).with_name("facefind")
+    if not command.exists():
+        pytest.skip("the facefind command is not installed (pip install -e .)")
+    above = tmp_path / "above"
+    above.mkdir()
+    (above / "facefind").symlink_to(ROOT, target_is_directory=True)
     out = tmp_path / "event.facefind"
-    made = facefind(
-        "index",
-        str(event),
-        "-o",
-        str(out),
-        "--ray",
-        "local",
-        "--workers",
-        "2",
-        "--model",
-        "Dlib",
-        "--no-text",
-        "--no-words",
+    made = subprocess.run(
+        [str(command), "index", str(event), "-o", str(out), "--ray", "local", "--workers", "2"]
+        + ["--model", "Dlib", "--no-words"],
+        capture_output=True,
+        text=True,
+        cwd=above,
+        env={**os.environ, "FACEFIND_UFORM_MODEL": str(tmp_path / "no-uform-here")},
+        timeout=600,
     )
     assert made.returncode == 0, made.stderr
     assert "7 photos indexed now, 0 there already: 6 photos" in made.stderr
     assert "broken.jpg" in made.stderr and "notes.txt" in made.stderr
+    assert made.stderr.count("UForm") == 1, made.stderr  # not described: said, once
     assert len(AlbumIndex.load(out).photos) == 6

@@ -209,3 +209,70 @@ def test_a_database_restart_between_two_searches(
     finally:
         server.cleanup()
         shutil.rmtree(tmp_path / "pgdata", ignore_errors=True)
+
+
+def test_query_photos_are_held_to_a_selfies_bounds(
+    monkeypatch, event_index: Path, all_photos: dict[str, bytes]
+) -> None:
+    """A 14000x14000 PNG (a few hundred KB that decode to 196 MP) is refused before it is
+    decoded; an upload is kept in memory up to the server's bound (Starlette spools a part
+    over 1 MB to the disk otherwise)."""
+    import io
+
+    from PIL import Image
+    from starlette.formparsers import MultiPartParser
+    from streamlit import config
+
+    from facefind.serving import EVENT_UPLOAD_MB
+
+    bomb = io.BytesIO()
+    Image.new("1", (14000, 14000)).save(bomb, format="PNG")
+    app = runner(monkeypatch, str(event_index))
+    assert config.get_option("server.maxUploadSize") == EVENT_UPLOAD_MB
+    assert MultiPartParser.spool_max_size > EVENT_UPLOAD_MB * 1024 * 1024
+    app.file_uploader(key="query-photos").set_value(("huge.png", bomb.getvalue(), "image/png"))
+    app.run()
+    assert not app.exception, app.exception
+    warned = " ".join(warning.value for warning in app.warning)
+    assert "Cannot use huge.png: too many pixels (14000x14000" in warned
+    assert shown_photos(app) == []
+
+
+def test_photo_names_are_shown_as_plain_text(
+    monkeypatch, tmp_path: Path, all_photos: dict[str, bytes]
+) -> None:
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    name = "**[free](evil.example)** :red[x].jpg"  # a file name cannot hold a "/"
+    (folder / name).write_bytes(all_photos["img1.jpg"])
+    (folder / "img16.jpg").write_bytes(all_photos["img16.jpg"])
+    event = tmp_path / "event.facefind"
+    index(folder, str(event))
+    app = runner(monkeypatch, str(event))
+    assert selfie(app, all_photos["img5.jpg"]) == [name]
+    raw = [c for image in app.get("image") for c in image.captions if "evil" in c]
+    assert raw and r"\*\*\[free\]\(evil.example\)\*\* \:red\[x\]" in raw[0]
+
+
+def test_an_index_file_forgets_too_and_an_index_written_over_it_keeps_forgetting(
+    monkeypatch, tmp_path: Path, all_photos: dict[str, bytes]
+) -> None:
+    folder = event_folder(tmp_path, all_photos, EVENT_PHOTOS)
+    event = tmp_path / "event.facefind"
+    index(folder, str(event))
+    app = runner(monkeypatch, str(event))  # served while the organiser works on its file
+    assert sorted(selfie(app, all_photos["img5.jpg"])) == sorted(
+        ["img1.jpg", "img2.jpg", "img4.jpg", "couple.jpg"]
+    )
+    me = query(tmp_path, all_photos, "img5.jpg")
+    forgot = facefind("forget", str(event), "--face", str(me))
+    assert forgot.returncode == 0, forgot.stderr
+    assert "3 photos that showed only them removed" in forgot.stderr
+    app.run()  # the served event reads the file written again
+    assert not app.exception, app.exception
+    assert shown_photos(app) == []
+    assert "4 photos of this event" in page_text(app)  # couple, img16, img20, bib
+    assert found_by(str(event), query(tmp_path, all_photos, "img17.jpg")) == {"img16.jpg"}
+    again = index(folder, str(event))
+    assert "1 person who asked not to be found stays out" in again
+    assert found_by(str(event), me) == set()
