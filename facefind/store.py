@@ -40,6 +40,7 @@ class PhotoTable:
         self.ids = np.fromiter(ids, dtype=np.int64)
         self._infos = list(infos)
         self._position = {int(photo): row for row, photo in enumerate(self.ids)}
+        self._by_name: dict[str, PhotoInfo] | None = None  # made when first asked
         if len(self._position) != len(self._infos):
             raise ValueError("one photo id per photo")
 
@@ -76,6 +77,12 @@ class PhotoTable:
     def positions(self, photos: Sequence[int] | np.ndarray) -> np.ndarray:
         """Where these photo ids are in id order (rows of `photo_vectors`); -1 for a gone one."""
         return np.array([self._position.get(int(p), -1) for p in photos], dtype=np.int64)
+
+    def named(self, name: str) -> PhotoInfo | None:
+        """The photo of that name, if the store holds it (names are unique)."""
+        if self._by_name is None:
+            self._by_name = {info.name: info for info in self._infos}
+        return self._by_name.get(name)
 
     def with_id(self) -> Iterator[tuple[int, PhotoInfo]]:
         return zip((int(photo) for photo in self.ids), self._infos, strict=True)
