@@ -276,3 +276,29 @@ def test_an_index_file_forgets_too_and_an_index_written_over_it_keeps_forgetting
     again = index(folder, str(event))
     assert "1 person who asked not to be found stays out" in again
     assert found_by(str(event), me) == set()
+
+
+def test_indexing_again_repairs_a_store_whose_files_changed_or_went(
+    monkeypatch, tmp_path: Path, all_photos: dict[str, bytes], store_url: str
+) -> None:
+    folder = event_folder(tmp_path, all_photos, ["img1.jpg", "img16.jpg", "img20.jpg"])
+    index(folder, store_url)
+    person06, person11 = (query(tmp_path, all_photos, n) for n in ("img17.jpg", "img21.jpg"))
+    assert found_by(store_url, person06) == {"img16.jpg"}
+    app = runner(monkeypatch, store_url)
+    assert selfie(app, all_photos["img17.jpg"]) == ["img16.jpg"]
+    # img16.jpg is now another photo (of person11), and img20.jpg is gone
+    (folder / "img16.jpg").write_bytes(all_photos["img21.jpg"])
+    (folder / "img20.jpg").unlink()
+    app.run()
+    assert shown_photos(app) == [], "the changed file is not served as the photo it was"
+    said = index(folder, store_url)
+    assert "1 photos changed since they were indexed: indexing them again" in said
+    assert "1 photos of the store are no longer in the folders (first: img20.jpg)" in said
+    assert found_by(store_url, person06) == set()
+    assert found_by(store_url, person11) == {"img16.jpg", "img20.jpg"}
+    app.run()
+    assert shown_photos(app) == [], "img20.jpg is not served while it is gone"
+    pruned = index(folder, store_url, "--prune")
+    assert "1 photos no longer in the folders were removed from the store" in pruned
+    assert found_by(store_url, person11) == {"img16.jpg"}
