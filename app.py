@@ -50,7 +50,7 @@ from facefind.search import (
     stack_embeddings,
 )
 from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
-from facefind.serving import EVENT_UPLOAD_MB, bound_uploads
+from facefind.serving import EVENT_UPLOAD_MB, bound_memory, bound_uploads
 from facefind.store import IndexStore
 from facefind.words import WordReader
 from facefind.wordsearch import WordResults, wearer_search, with_descriptions, word_search
@@ -1040,6 +1040,7 @@ def event_page(where: str) -> None:
     Their query and results live in their own session; the store is shared, and followed as
     photos are indexed while the event is served."""
     bound_uploads()  # the server's own bound on uploads, and none spooled to disk
+    bound_memory()  # memory under many sessions at once: what the photos at once need
     st.title("Find your photos")
     try:
         event = shared_event(where)

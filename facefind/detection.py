@@ -10,8 +10,12 @@ DeepFace's own crop for other models.
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import cv2
 import numpy as np
@@ -20,6 +24,8 @@ from .chips import Box, DlibTools
 from .config import CHIP_MODELS, FaceSettings, detect_size_of, min_confidence_of
 from .detectors import CnnDetector, Detector, FoundFace, make_detector
 from .images import DecodedPhoto
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,34 @@ class DetectedFace:
         return self.box[2] * self.box[3]
 
 
+#: dlib CNN detectors kept between uses (the thorough pass: a query photo, or a photo where
+#: the fast detector found nobody); more run at once when needed and are then let go.
+CNN_KEPT = 2
+
+
+class Lent(Generic[T]):
+    """Instances that must not be used by two threads at once, each lent to one thread at a
+    time and kept for the next (at most `kept` of them), rather than one per thread: a
+    network keeps its last photo's activations (hundreds of MB), and a server runs each
+    session's page on a thread of its own."""
+
+    def __init__(self, make: Callable[[], T], kept: int) -> None:
+        self._make, self._kept = make, kept
+        self._idle: queue.LifoQueue[T] = queue.LifoQueue()
+
+    @contextmanager
+    def lent(self) -> Iterator[T]:
+        try:
+            instance = self._idle.get_nowait()
+        except queue.Empty:
+            instance = self._make()
+        try:
+            yield instance
+        finally:
+            if self._idle.qsize() < self._kept:
+                self._idle.put(instance)
+
+
 class FaceDetector:
     """Finds and aligns the faces of photos for one face model, safely from several threads."""
 
@@ -43,6 +77,7 @@ class FaceDetector:
         self.model_name = model_name
         self._per_thread = threading.local()
         self._dlib_tools = DlibTools()
+        self._cnns: Lent[CnnDetector] = Lent(lambda: CnnDetector(self._dlib_tools), CNN_KEPT)
 
     def detect(
         self, photo: DecodedPhoto, preview: DecodedPhoto | None = None, thorough: bool = False
@@ -59,7 +94,7 @@ class FaceDetector:
         kept = self._kept(self._detector_model().find(preview.pixels), preview, detector)
         if not kept and (thorough or self.settings.thorough):
             detector = "dlib-cnn"
-            kept = self._kept(self._cnn().find(preview.pixels), preview, detector)
+            kept = self._kept(self._find_with_cnn(preview.pixels), preview, detector)
         to_photo = photo.scale / preview.scale
         faces = [self._aligned(found.scaled(to_photo), photo, detector) for found in kept]
         return sorted(faces, key=lambda face: face.area, reverse=True)
@@ -74,11 +109,9 @@ class FaceDetector:
             and min(face.box[2], face.box[3]) / preview.scale >= self.settings.min_face_size
         ]
 
-    def _cnn(self) -> CnnDetector:
-        cnn = getattr(self._per_thread, "cnn", None)
-        if cnn is None:
-            cnn = self._per_thread.cnn = CnnDetector(self._dlib_tools)
-        return cnn
+    def _find_with_cnn(self, pixels: np.ndarray) -> list[FoundFace]:
+        with self._cnns.lent() as cnn:
+            return cnn.find(pixels)
 
     def _detector_model(self) -> Detector:
         """This thread's own detector: dlib's detectors and OpenCV's cascades are not safe to

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from PIL import Image, ImageDraw, ImageOps
 
 from .faces import Box
-from .images import decode_photo, query_decoding, query_limits
+from .images import decode_photo, query_limits, query_turn
 from .results import PhotoHit
 from .store import IndexStore
 
@@ -73,7 +73,7 @@ def face_crops(
     photo to pick who to look for (`query`: decoded within a query photo's bounds), or the
     face shown for a person of the album."""
     if query:
-        with query_decoding():
+        with query_turn():
             photo = decode_photo(data, 2048, query_limits(data))
     else:
         photo = decode_photo(data, 2048)

@@ -143,10 +143,11 @@ def decode_photo(
 #: decode. A JPEG of up to the album's bound decodes at 1/8 of its size with draft mode and
 #: costs little whatever its pixel count (phones take 48-200 MP photos).
 QUERY_MAX_PIXELS = 24_000_000
-#: Query photos decoded at once in one server process (the rest wait their turn): memory
-#: under many uploads at once stays about this many times one photo's (bench_event.py).
-QUERY_DECODES_AT_ONCE = 2
-_QUERY_SLOTS = threading.BoundedSemaphore(QUERY_DECODES_AT_ONCE)
+#: Query photos looked at (decoded, and searched for faces: a photo with none gets the costly
+#: thorough pass) at once in one server process; the rest wait their turn, so memory under
+#: many uploads at once stays about this many times one photo's (bench_served.py --hostile).
+QUERY_PHOTOS_AT_ONCE = 2
+_QUERY_SLOTS = threading.BoundedSemaphore(QUERY_PHOTOS_AT_ONCE)
 
 
 def query_limits(data: bytes) -> ImageLimits:
@@ -162,8 +163,8 @@ def query_limits(data: bytes) -> ImageLimits:
 
 
 @contextmanager
-def query_decoding() -> Iterator[None]:
-    """A turn to decode a query photo (at most QUERY_DECODES_AT_ONCE at a time)."""
+def query_turn() -> Iterator[None]:
+    """A turn to look at a query photo (at most QUERY_PHOTOS_AT_ONCE at a time)."""
     with _QUERY_SLOTS:
         yield
 

@@ -18,7 +18,7 @@ from .calibration import ScoreScale
 from .config import EMBEDDING_SIZE
 from .errors import FacefindError, NoFaceError, PhotoError
 from .faces import Face, FaceEmbedder
-from .images import query_decoding, query_limits
+from .images import query_limits, query_turn
 from .optout import BLOCK_SCORE, like_opted_out
 from .results import FaceHit, PhotoHit
 from .store import FaceMatches, FaceRows, IndexStore, photo_name
@@ -184,12 +184,12 @@ def query_faces(
     """The faces of a query photo (largest first; only the largest unless `all_faces`).
 
     A query is one photo, so it gets the most thorough detection before "no face" is said."""
-    try:
-        with query_decoding():  # a few at once: hostile uploads cannot exhaust the memory
+    with query_turn():  # a few at once: hostile uploads cannot exhaust the memory
+        try:
             decoded = embedder.decode(photo, query_limits(photo))
-    except PhotoError as error:
-        raise PhotoError(f"Cannot use {name}: {error}.") from error
-    faces = embedder.faces(decoded, thorough=True)
+        except PhotoError as error:
+            raise PhotoError(f"Cannot use {name}: {error}.") from error
+        faces = embedder.faces(decoded, thorough=True)
     if not faces:
         raise NoFaceError(
             f"No face found in {name}. Use a photo where the face is clearly visible, "

@@ -9,6 +9,9 @@ a temporary file on disk, so the event keeps every part up to that bound in memo
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+
 #: A query photo's bound in an event (a phone photo is 2-15 MB); the album mode's uploader
 #: takes 50 MB, and the album zip 2 GB.
 EVENT_UPLOAD_MB = 20
@@ -28,8 +31,28 @@ def bound_uploads(megabytes: int = EVENT_UPLOAD_MB) -> None:
     MultiPartParser.spool_max_size = megabytes * 1024 * 1024 + 2 * _FRAMING_BYTES
 
 
-def upload_bound_mb() -> int:
-    """The server's upload bound now, in MB."""
-    from streamlit import config
+#: glibc malloc arenas for a served event's process. By default every thread may get an arena
+#: of its own (up to 8 per core), and each keeps the memory of the largest photo decoded in it:
+#: with 20 sessions at once (a thread each) sending 24 MP PNGs, two at a time, the server
+#: peaked 860 MiB above its start, and stayed 380 MiB up; with 2 arenas and big blocks
+#: mapped and given back on free, the peak is what the two decodes at a time need
+#: (bench_served.py --hostile 20: docs/performance.md).
+MALLOC_ARENAS = 2
+#: Blocks of at least this many bytes are mapped (and given back when freed), never kept in an
+#: arena: glibc otherwise raises this bar after the first large free, to 32 MB.
+MMAP_THRESHOLD = 1 << 20
+_M_MMAP_THRESHOLD, _M_ARENA_MAX = -3, -8  # mallopt's parameter numbers (malloc.h)
 
-    return int(config.get_option("server.maxUploadSize"))
+
+def bound_memory() -> bool:
+    """Keep a served event's memory to what its photos at once need (glibc; elsewhere a
+    no-op that says False)."""
+    name = ctypes.util.find_library("c")
+    try:
+        libc = ctypes.CDLL(name or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):  # not glibc (macOS, musl, Windows)
+        return False
+    return bool(mallopt(_M_ARENA_MAX, MALLOC_ARENAS)) and bool(
+        mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
+    )
