@@ -17,8 +17,10 @@ from dataclasses import dataclass, field, replace
 import streamlit as st
 from PIL import Image, ImageOps
 
-from facefind.archive import Album, PhotoSource, PhotoZip
-from facefind.builder import IndexBuilder
+from facefind.analysis.detectors import yuface_installed
+from facefind.analysis.faces import Face, FaceEmbedder
+from facefind.analysis.semantic import UFORM_MODELS, PhotoTextModel, configured_model
+from facefind.analysis.words import WordReader
 from facefind.config import (
     DETECTORS,
     FACE_MODELS,
@@ -30,30 +32,28 @@ from facefind.config import (
     min_confidence_of,
     preferred_detector,
 )
-from facefind.detectors import yuface_installed
 from facefind.errors import FacefindError
-from facefind.event import Event, event_floor, event_location, runner_message
-from facefind.faces import Face, FaceEmbedder
-from facefind.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
-from facefind.index import AlbumIndex
-from facefind.people import PeopleNotes, Person, group_people, person_hits, person_query
-from facefind.people_editor import PeopleEditor
-from facefind.progress import IndexingRate
-from facefind.ranking import similar_photos, similar_to_picture
-from facefind.reading import BackgroundReading
-from facefind.results import PhotoHit, plain_text
-from facefind.search import (
+from facefind.indexing.builder import IndexBuilder
+from facefind.indexing.progress import IndexingRate
+from facefind.indexing.reading import BackgroundReading
+from facefind.search.faces import (
     DEFAULT_MIN_SCORE,
     MatchMode,
     query_faces,
     search_faces,
     stack_embeddings,
 )
-from facefind.semantic import UFORM_MODELS, PhotoTextModel, configured_model
-from facefind.serving import EVENT_UPLOAD_MB, bound_memory, bound_uploads
-from facefind.store import IndexStore
-from facefind.words import WordReader
-from facefind.wordsearch import WordResults, wearer_search, with_descriptions, word_search
+from facefind.search.people import PeopleNotes, Person, group_people, person_hits, person_query
+from facefind.search.people_editor import PeopleEditor
+from facefind.search.ranking import similar_photos, similar_to_picture
+from facefind.search.results import PhotoHit, plain_text
+from facefind.search.words import WordResults, wearer_search, with_descriptions, word_search
+from facefind.sources.archive import Album, PhotoSource, PhotoZip
+from facefind.stores.base import IndexStore
+from facefind.stores.npz import AlbumIndex
+from facefind.ui.event import Event, event_floor, event_location, runner_message
+from facefind.ui.gallery import face_crops, outlined_photo, outlined_thumbnail, person_colour
+from facefind.ui.serving import EVENT_UPLOAD_MB, bound_memory, bound_uploads
 
 st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
 PHOTO_TYPES = ["jpg", "jpeg", "png", "webp", "heic", "heif", "bmp", "tif", "tiff", "gif"]
@@ -293,7 +293,7 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     finally:
         bar.empty()  # also when the album is refused
     loaded = LoadedAlbum(key, album, index, notices, seconds)
-    if read_words:  # faces are searchable now; the bib numbers follow (facefind.reading)
+    if read_words:  # faces are searchable now; the bib numbers follow (facefind.indexing.reading)
         loaded.reading = BackgroundReading(index, album, WordReader())
     st.session_state["album"] = loaded
     return loaded

@@ -46,16 +46,16 @@ sys.path.insert(0, str(HERE))
 
 from shared_data import shared_faces_folder  # noqa: E402
 
-from facefind.archive import Album  # noqa: E402
-from facefind.builder import IndexBuilder  # noqa: E402
+from facefind.analysis.faces import FaceEmbedder, decode_for_faces  # noqa: E402
+from facefind.analysis.words import MAX_SCAN, Word, WordReader, matching_words, tokens  # noqa: E402
 from facefind.config import FaceSettings, preferred_detector  # noqa: E402
 from facefind.errors import NoFaceError  # noqa: E402
-from facefind.faces import FaceEmbedder, decode_for_faces  # noqa: E402
-from facefind.index import AlbumIndex  # noqa: E402
-from facefind.people import group_people  # noqa: E402
-from facefind.search import ScoreScale, query_faces, search_faces  # noqa: E402
-from facefind.words import MAX_SCAN, Word, WordReader, matching_words, tokens  # noqa: E402
-from facefind.wordsearch import common_tokens, word_search  # noqa: E402
+from facefind.indexing.builder import IndexBuilder  # noqa: E402
+from facefind.search.faces import ScoreScale, query_faces, search_faces  # noqa: E402
+from facefind.search.people import group_people  # noqa: E402
+from facefind.search.words import common_tokens, word_search  # noqa: E402
+from facefind.sources.archive import Album  # noqa: E402
+from facefind.stores.npz import AlbumIndex  # noqa: E402
 
 PHOTO_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".heic", ".bmp", ".gif"}
 #: People in the shared photos beyond identities.csv (../shared/README.md).

@@ -24,11 +24,11 @@ from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from facefind.builder import IndexBuilder  # noqa: E402
-from facefind.cluster import JoinedParts, index_on_ray  # noqa: E402
+from facefind.analysis.faces import FaceEmbedder  # noqa: E402
 from facefind.config import IndexingSettings, face_settings  # noqa: E402
-from facefind.faces import FaceEmbedder  # noqa: E402
-from facefind.sources import open_album  # noqa: E402
+from facefind.indexing.builder import IndexBuilder  # noqa: E402
+from facefind.indexing.cluster import JoinedParts, index_on_ray  # noqa: E402
+from facefind.sources.folders import open_album  # noqa: E402
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared" / "data"
 

@@ -28,8 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_search import synthetic_index  # noqa: E402
 from pg_database import database  # noqa: E402
 
-from facefind.calibration import ScoreScale  # noqa: E402
-from facefind.search import search_faces  # noqa: E402
+from facefind.analysis.calibration import ScoreScale  # noqa: E402
+from facefind.search.faces import search_faces  # noqa: E402
 from facefind.vectors import l2_normalize  # noqa: E402
 
 
@@ -101,7 +101,7 @@ def main() -> int:
     with ExitStack() as stack:
         store, kind = index, "npz in memory"
         if args.pg or args.url:
-            from facefind.pgstore import PostgresStore
+            from facefind.stores.postgres import PostgresStore
 
             store = PostgresStore(stack.enter_context(database(args.url)))
             stack.callback(store.close)

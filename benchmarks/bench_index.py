@@ -38,19 +38,19 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from shared_data import shared_faces_folder  # noqa: E402
 
-from facefind.archive import Album  # noqa: E402
-from facefind.builder import IndexBuilder  # noqa: E402
+from facefind.analysis.detectors import OWN_DETECTORS  # noqa: E402
+from facefind.analysis.faces import FaceEmbedder  # noqa: E402
+from facefind.analysis.images import decode_photo  # noqa: E402
+from facefind.analysis.runtime import deepface  # noqa: E402
+from facefind.analysis.semantic import PhotoTextModel  # noqa: E402
+from facefind.analysis.words import WordReader  # noqa: E402
 from facefind.config import FaceSettings, IndexingSettings, min_confidence_of  # noqa: E402
-from facefind.detectors import OWN_DETECTORS  # noqa: E402
 from facefind.errors import ModelUnavailableError, NoFaceError  # noqa: E402
-from facefind.faces import FaceEmbedder  # noqa: E402
-from facefind.images import decode_photo  # noqa: E402
-from facefind.index import AlbumIndex, PhotoInfo  # noqa: E402
-from facefind.runtime import deepface  # noqa: E402
-from facefind.search import query_faces, search_faces  # noqa: E402
-from facefind.semantic import PhotoTextModel  # noqa: E402
+from facefind.indexing.builder import IndexBuilder  # noqa: E402
+from facefind.search.faces import query_faces, search_faces  # noqa: E402
+from facefind.sources.archive import Album  # noqa: E402
+from facefind.stores.npz import AlbumIndex, PhotoInfo  # noqa: E402
 from facefind.vectors import l2_normalize  # noqa: E402
-from facefind.words import WordReader  # noqa: E402
 
 CANVAS = (4000, 3000)
 

@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from bench_search import synthetic_index  # noqa: E402
 from pg_database import database  # noqa: E402
 
-from facefind.calibration import ScoreScale  # noqa: E402
-from facefind.search import search_faces  # noqa: E402
+from facefind.analysis.calibration import ScoreScale  # noqa: E402
+from facefind.search.faces import search_faces  # noqa: E402
 from facefind.vectors import l2_normalize  # noqa: E402
 
 
@@ -53,7 +53,7 @@ def main() -> int:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from facefind.pgstore import PostgresStore
+    from facefind.stores.postgres import PostgresStore
 
     rng = np.random.default_rng(0)
     people = l2_normalize(rng.standard_normal((5, 128), dtype=np.float32))

@@ -23,9 +23,9 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from facefind.config import FaceSettings  # noqa: E402
-from facefind.index import AlbumIndex, PhotoInfo  # noqa: E402
-from facefind.people import group_people  # noqa: E402
-from facefind.search import ScoreScale, search_faces  # noqa: E402
+from facefind.search.faces import ScoreScale, search_faces  # noqa: E402
+from facefind.search.people import group_people  # noqa: E402
+from facefind.stores.npz import AlbumIndex, PhotoInfo  # noqa: E402
 from facefind.vectors import l2_normalize  # noqa: E402
 
 FACES_PER_PHOTO = 5

@@ -43,11 +43,11 @@ from bench_search import synthetic_index  # noqa: E402
 from pg_database import database  # noqa: E402
 from shared_data import ROOT, shared_faces_folder  # noqa: E402
 
-from facefind.builder import IndexBuilder  # noqa: E402
+from facefind.analysis.faces import FaceEmbedder  # noqa: E402
 from facefind.config import face_settings  # noqa: E402
-from facefind.faces import FaceEmbedder  # noqa: E402
-from facefind.index import AlbumIndex  # noqa: E402
-from facefind.sources import open_album  # noqa: E402
+from facefind.indexing.builder import IndexBuilder  # noqa: E402
+from facefind.sources.folders import open_album  # noqa: E402
+from facefind.stores.npz import AlbumIndex  # noqa: E402
 from facefind.vectors import l2_normalize  # noqa: E402
 
 #: The query photos runners take turns with (person01's, in the shared faces folder).
@@ -188,7 +188,7 @@ def main() -> int:
     index = event_index(args.faces)
     with ExitStack() as stack:
         if args.pg:
-            from facefind.pgstore import PostgresStore
+            from facefind.stores.postgres import PostgresStore
 
             url = stack.enter_context(database())
             writer = PostgresStore(url)

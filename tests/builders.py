@@ -100,7 +100,7 @@ def face_index(embeddings, face_photo, photos: int | None = None):
     import numpy as np
 
     from facefind.config import FaceSettings
-    from facefind.index import AlbumIndex, PhotoInfo
+    from facefind.stores.npz import AlbumIndex, PhotoInfo
 
     face_photo = np.asarray(face_photo, dtype=np.int32)
     count = len(face_photo)

@@ -82,7 +82,7 @@ def album_zip(all_photos: dict[str, bytes]) -> bytes:
 @pytest.fixture(scope="session")
 def album_index(album_zip: bytes):
     """The 64-photo album indexed once with the default detector and the offline Dlib model."""
-    from facefind.builder import build_index
+    from facefind.indexing.builder import build_index
 
     return build_index(album_zip, TEST_SETTINGS)
 
@@ -98,7 +98,7 @@ def dark_turned_face(faces_dir: Path) -> bytes:
 
 @pytest.fixture(scope="session")
 def embedder():
-    from facefind.faces import FaceEmbedder
+    from facefind.analysis.faces import FaceEmbedder
 
     return FaceEmbedder(TEST_SETTINGS)
 

@@ -36,7 +36,7 @@ def choose_model(app: AppTest, model: str = "Dlib") -> None:
 
 def upload_album(app: AppTest, files: dict[str, bytes], wait_for_words: bool = True) -> None:
     """Upload an album; the faces are indexed at once, the words after them in the background
-    (facefind.reading): unless told not to, wait for them as a user who waits would."""
+    (facefind.indexing.reading): unless told not to, wait for them as a user who waits would."""
     choose_model(app)
     app.main.file_uploader[0].set_value(("data.zip", zip_bytes(files), "application/zip"))
     app.run()
@@ -56,7 +56,7 @@ def test_faces_are_searchable_while_the_bib_numbers_are_still_read(
     photos are still unread, and once they are read the same search finds the bib."""
     import threading
 
-    from facefind.words import WordReader
+    from facefind.analysis.words import WordReader
 
     gate = threading.Event()
     real_read = WordReader.read
@@ -133,10 +133,10 @@ def saved_index(album_files: dict[str, bytes], tiny_uform: Path) -> bytes:
     """`album_files` indexed once for the whole module, as the app indexes it (Dlib faces, the
     tiny UForm, words read), saved as a .facefind file: the tests that are not about indexing
     open it with the album instead of indexing the album again."""
-    from facefind.builder import build_index
+    from facefind.analysis.semantic import PhotoTextModel
+    from facefind.analysis.words import WordReader
     from facefind.config import face_settings
-    from facefind.semantic import PhotoTextModel
-    from facefind.words import WordReader
+    from facefind.indexing.builder import build_index
 
     index = build_index(
         zip_bytes(album_files),
@@ -281,7 +281,7 @@ def test_a_choice_that_cannot_be_had_is_said_and_indexes_nothing_again(
     from deepface.commons import weight_utils
     from deepface.modules import modeling
 
-    from facefind.runtime import deepface_weights_folder
+    from facefind.analysis.runtime import deepface_weights_folder
 
     def offline(file_name: str, source_url, compress_type=None) -> str:
         target = deepface_weights_folder() / file_name
@@ -590,8 +590,8 @@ def test_undo_is_beside_every_people_action_and_goes_back_several_steps(
 def test_names_and_corrections_come_back_with_a_saved_index(album_files, saved_index) -> None:
     """What the user did in People (a name, a photo taken from a person, a hidden person) is
     in the index they save, and comes back when they open it with the album."""
-    from facefind.index import AlbumIndex
-    from facefind.people import PeopleNotes, group_people, without_photo
+    from facefind.search.people import PeopleNotes, group_people, without_photo
+    from facefind.stores.npz import AlbumIndex
 
     index = AlbumIndex.load(io.BytesIO(saved_index))
     people = group_people(index, min_photos=1)
@@ -638,7 +638,7 @@ def test_a_saved_index_opens_with_its_album_without_indexing_again(album_files) 
     index` writes it), nothing indexed again; another album is refused in words."""
     import io
 
-    from facefind.builder import build_index
+    from facefind.indexing.builder import build_index
 
     index = build_index(zip_bytes(album_files))
     buffer = io.BytesIO()

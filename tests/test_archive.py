@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from facefind.archive import Album
 from facefind.config import ArchiveLimits
 from facefind.errors import ArchiveError, PhotoError
+from facefind.sources.archive import Album
 
 from .builders import JPEG_MAGIC, legacy_named_zip, set_entry_flags, zip_bytes
 
@@ -138,8 +138,8 @@ def test_results_zip_holds_the_original_bytes_and_names() -> None:
 def test_a_download_zip_holds_the_readable_photos_and_says_which_it_left_out(
     tmp_path: Path,
 ) -> None:
-    from facefind.archive import LEFT_OUT_NOTE
-    from facefind.sources import FolderAlbum
+    from facefind.sources.archive import LEFT_OUT_NOTE
+    from facefind.sources.folders import FolderAlbum
 
     folder = tmp_path / "photos"
     folder.mkdir()

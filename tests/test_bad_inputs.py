@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facefind.builder import build_index
 from facefind.errors import ArchiveError, NoFaceError
-from facefind.search import query_faces, search_faces, stack_embeddings
+from facefind.indexing.builder import build_index
+from facefind.search.faces import query_faces, search_faces, stack_embeddings
 
 from .builders import legacy_named_zip, png_header_only, set_entry_flags, solid_jpeg, zip_bytes
 from .conftest import TEST_SETTINGS

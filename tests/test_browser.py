@@ -373,7 +373,7 @@ def test_an_event_server_refuses_an_upload_past_a_selfies_bound_sent_past_the_br
     """A runner's browser uploads a selfie; the same upload request replayed by hand with
     25 MB (the browser's own bound never sees it) is refused by the server itself, and 5 MB
     is taken."""
-    from facefind.serving import EVENT_UPLOAD_MB
+    from facefind.ui.serving import EVENT_UPLOAD_MB
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     selfie = tmp_path / "me.jpg"

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.builder import IndexBuilder
+from facefind.analysis.faces import FaceEmbedder
 from facefind.config import face_settings
-from facefind.faces import FaceEmbedder
-from facefind.index import AlbumIndex
-from facefind.sources import open_album
+from facefind.indexing.builder import IndexBuilder
+from facefind.sources.folders import open_album
+from facefind.stores.npz import AlbumIndex
 
 from .builders import ROOT
 
@@ -72,7 +72,7 @@ def assert_same_index(mine: AlbumIndex, theirs: AlbumIndex) -> None:
 def test_two_workers_give_the_local_builders_index_and_a_resumed_run_adds_only_the_rest(
     event: Path, local_index: AlbumIndex, ray_temp: str
 ) -> None:
-    from facefind.cluster import JoinedParts, index_on_ray
+    from facefind.indexing.cluster import JoinedParts, index_on_ray
 
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, _temp_dir=ray_temp)
     try:
@@ -107,7 +107,7 @@ def test_a_two_node_cluster_indexes_the_same_album(
 ) -> None:
     from ray.cluster_utils import Cluster
 
-    from facefind.cluster import JoinedParts, index_on_ray
+    from facefind.indexing.cluster import JoinedParts, index_on_ray
 
     cluster = Cluster(
         initialize_head=True,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from facefind.analysis.detectors import FoundFace, HogDetector, YuFaceDetector, make_detector
+from facefind.analysis.faces import FaceEmbedder
 from facefind.config import FaceSettings
-from facefind.detectors import FoundFace, HogDetector, YuFaceDetector, make_detector
 from facefind.errors import ModelUnavailableError
-from facefind.faces import FaceEmbedder
-from facefind.search import query_faces
+from facefind.search.faces import query_faces
 
 from .builders import facefind, zip_bytes
 
@@ -46,7 +46,7 @@ def test_the_registry_names_facefinds_own_detectors_and_deepfaces() -> None:
 
 
 def test_libfacedetection_reports_boxes_landmarks_and_scores(all_photos) -> None:
-    from facefind.images import decode_photo
+    from facefind.analysis.images import decode_photo
 
     pixels = decode_photo(all_photos["couple.jpg"], 1280).pixels
     faces = make_detector("yuface").find(pixels)
@@ -99,9 +99,9 @@ def test_libfacedetection_finds_the_face_hog_never_sees(dark_turned_face: bytes)
 
 def test_without_libfacedetection_hog_is_used_and_said_once(monkeypatch, all_photos) -> None:
     """Another OS or Python: the index records dlib, and the CLI says why in one line."""
-    import facefind.models
+    import facefind.analysis.models
 
-    monkeypatch.setattr(facefind.models, "yuface_installed", lambda: False)
+    monkeypatch.setattr(facefind.analysis.models, "yuface_installed", lambda: False)
     notices: list[str] = []
     embedder = FaceEmbedder(notify=notices.append)
     embedder.load()
@@ -120,7 +120,7 @@ def test_the_cli_says_which_detector_indexed_the_album(tmp_path, all_photos) -> 
 def test_the_helper_processes_share_the_batches_and_lose_nothing(all_photos) -> None:
     import os
 
-    from facefind.face_process import FaceEmbeddingProcess
+    from facefind.indexing.face_process import FaceEmbeddingProcess
 
     embedder = FaceEmbedder()
     photo = embedder.decode(all_photos["couple.jpg"])

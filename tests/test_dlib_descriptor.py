@@ -9,9 +9,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.dlib_descriptor import NotTheDescriptorNetwork, descriptor_network, read_network
-from facefind.faces import FaceEmbedder, _embed_with_deepface, embed_crops, fast_dlib_network
-from facefind.runtime import MODEL_WEIGHT_FILES, dlib_model_file
+from facefind.analysis.dlib_descriptor import (
+    NotTheDescriptorNetwork,
+    descriptor_network,
+    read_network,
+)
+from facefind.analysis.faces import (
+    FaceEmbedder,
+    _embed_with_deepface,
+    embed_crops,
+    fast_dlib_network,
+)
+from facefind.analysis.runtime import MODEL_WEIGHT_FILES, dlib_model_file
 
 from .conftest import TEST_SETTINGS
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from facefind.event import event_location, open_event
+from facefind.ui.event import event_location, open_event
 
 from .test_app import ROOT, shown_photos
 

@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.archive import Album
-from facefind.builder import IndexBuilder
-from facefind.face_process import FaceEmbeddingProcess
-from facefind.faces import FaceEmbedder
+from facefind.analysis.faces import FaceEmbedder
+from facefind.indexing.builder import IndexBuilder
+from facefind.indexing.face_process import FaceEmbeddingProcess
+from facefind.sources.archive import Album
 
 from .builders import process_exists, zip_bytes
 
@@ -79,9 +79,9 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path, faces_dir: Path
     script = tmp_path / "find.py"
     script.write_text(
         "import io, zipfile\n"
-        "from facefind.builder import IndexBuilder\n"
-        "from facefind.archive import Album\n"
-        "from facefind.faces import FaceEmbedder\n"
+        "from facefind.indexing.builder import IndexBuilder\n"
+        "from facefind.sources.archive import Album\n"
+        "from facefind.analysis.faces import FaceEmbedder\n"
         "from facefind.config import FaceSettings\n"
         "buffer = io.BytesIO()\n"
         "with zipfile.ZipFile(buffer, 'w') as archive:\n"

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facefind.analysis.faces import FaceEmbedder
+from facefind.analysis.images import decode_photo
+from facefind.analysis.runtime import DLIB_WEIGHT_FILES, deepface_weights_folder, link_dlib_weights
 from facefind.config import FaceSettings
 from facefind.errors import ModelUnavailableError
-from facefind.faces import FaceEmbedder
-from facefind.images import decode_photo
-from facefind.runtime import DLIB_WEIGHT_FILES, deepface_weights_folder, link_dlib_weights
 
 
 def test_dlib_weights_are_linked_into_deepface_home(tmp_path: Path) -> None:
@@ -110,7 +110,7 @@ def test_dlib_embedding_is_dlibs_own_face_chip_descriptor(all_photos) -> None:
     box, which is the box it reports; test_detectors compares libfacedetection's path)."""
     import dlib
 
-    from facefind.runtime import dlib_model_file
+    from facefind.analysis.runtime import dlib_model_file
 
     embedder = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib"))
     photo = embedder.decode(all_photos["img1.jpg"])
@@ -163,8 +163,8 @@ def test_facenet_gets_deepfaces_own_crops_pixel_for_pixel(monkeypatch, all_photo
     import cv2
     from deepface.modules import modeling
 
-    from facefind.images import DecodedPhoto
-    from facefind.runtime import deepface
+    from facefind.analysis.images import DecodedPhoto
+    from facefind.analysis.runtime import deepface
 
     recorder = _RecordingModel()
     deepface().build_model("Dlib", task="facial_recognition")  # DeepFace creates its cache lazily
@@ -202,7 +202,7 @@ def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(
     dark_turned_face: bytes,
 ) -> None:
     """A dark, turned face: dlib's HOG detector finds none, its CNN does."""
-    from facefind.search import query_faces
+    from facefind.search.faces import query_faces
 
     data = dark_turned_face
     hog = FaceEmbedder(FaceSettings(model="Dlib", detector="dlib"))
@@ -215,7 +215,7 @@ def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(
 
 def test_the_cnn_detector_never_sees_a_picture_too_small_for_it() -> None:
     """dlib's CNN reads outside its tensors on a few pixels and kills the process."""
-    from facefind.chips import DlibTools
+    from facefind.analysis.chips import DlibTools
 
     tools = DlibTools()
     assert tools.cnn_faces(np.full((8, 16, 3), 100, np.uint8)) == []
@@ -227,7 +227,7 @@ def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch
     as it is, and its traceback goes to the server's log."""
     from deepface.modules import modeling
 
-    from facefind.runtime import deepface
+    from facefind.analysis.runtime import deepface
 
     deepface().build_model("Dlib", task="facial_recognition")
     real_build = modeling.build_model
@@ -253,7 +253,7 @@ def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch
 def test_one_photos_unexpected_error_is_logged_with_its_traceback(
     monkeypatch, caplog, all_photos
 ) -> None:
-    from facefind.builder import build_index
+    from facefind.indexing.builder import build_index
 
     from .builders import zip_bytes
 

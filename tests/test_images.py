@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from facefind.analysis.images import DecodedPhoto, decode_photo, thumbnail_jpeg
 from facefind.errors import PhotoError
-from facefind.images import DecodedPhoto, decode_photo, thumbnail_jpeg
 
 from .builders import png_header_only
 

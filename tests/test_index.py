@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facefind.archive import Album
-from facefind.builder import build_index
 from facefind.errors import IndexFileError
-from facefind.index import AlbumIndex, is_index_file
-from facefind.search import search_faces
+from facefind.indexing.builder import build_index
+from facefind.search.faces import search_faces
+from facefind.sources.archive import Album
+from facefind.stores.npz import AlbumIndex, is_index_file
 
 from .builders import zip_bytes
 from .conftest import TEST_SETTINGS
@@ -164,9 +164,9 @@ def test_an_index_of_the_old_format_is_refused_with_index_again(
 
 
 def test_indexing_settings_change_the_work_not_the_index(all_photos) -> None:
-    from facefind.builder import IndexBuilder
+    from facefind.analysis.faces import FaceEmbedder
     from facefind.config import IndexingSettings
-    from facefind.faces import FaceEmbedder
+    from facefind.indexing.builder import IndexBuilder
 
     names = ["img1.jpg", "couple.jpg", "img17.jpg", "img20.jpg"]
     album = Album(zip_bytes({name: all_photos[name] for name in names}))

@@ -138,7 +138,7 @@ def test_removed_photos_and_a_forgotten_runner_are_never_found_again(
 def test_the_event_floor_keeps_runners_from_paging_through_everyone(
     monkeypatch, event_index: Path, all_photos: dict[str, bytes]
 ) -> None:
-    from facefind.event import EVENT_FLOOR
+    from facefind.ui.event import EVENT_FLOOR
 
     app = runner(monkeypatch, str(event_index))
     selfie(app, all_photos["img5.jpg"])
@@ -153,7 +153,7 @@ def test_a_select_only_role_serves_the_event(
     monkeypatch, tmp_path: Path, all_photos: dict[str, bytes], postgres, store_url: str
 ) -> None:
     from facefind.errors import FacefindError
-    from facefind.pgstore import PostgresStore
+    from facefind.stores.postgres import PostgresStore
 
     folder = event_folder(tmp_path, all_photos, ["img1.jpg", "img16.jpg"])
     index(folder, store_url)
@@ -223,7 +223,7 @@ def test_query_photos_are_held_to_a_selfies_bounds(
     from starlette.formparsers import MultiPartParser
     from streamlit import config
 
-    from facefind.serving import EVENT_UPLOAD_MB
+    from facefind.ui.serving import EVENT_UPLOAD_MB
 
     bomb = io.BytesIO()
     Image.new("1", (14000, 14000)).save(bomb, format="PNG")

@@ -66,8 +66,9 @@ def test_the_laptop_path_imports_no_database_driver_and_no_cluster() -> None:
     """Ray, psycopg and pgvector are for an event (facefind[cluster]): indexing and searching
     an album zip, and the app's modules, never import them."""
     code = (
-        "import sys, facefind.cli, facefind.builder, facefind.search, facefind.people, "
-        "facefind.event, facefind.sources, facefind.store\n"
+        "import sys, facefind.ui.cli, facefind.indexing.builder, facefind.search.faces, "
+        "facefind.search.people, facefind.ui.event, facefind.sources.folders, "
+        "facefind.stores.base\n"
         "print(sorted(m for m in ('ray', 'psycopg', 'pgvector', 'pgserver') if m in sys.modules))"
     )
     result = subprocess.run(

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from facefind.index import AlbumIndex
-from facefind.people import (
+from facefind.search.people import (
     face_links,
     group_people,
     merge,
@@ -18,6 +17,7 @@ from facefind.people import (
     person_hits,
     without_photo,
 )
+from facefind.stores.npz import AlbumIndex
 from facefind.vectors import l2_normalize
 
 from .builders import face_index, facefind
@@ -149,8 +149,8 @@ def test_people_from_partitioned_links_equal_every_pair_compared(
 ) -> None:
     """The links of a million-face event come from comparisons within k-means partitions; on
     the shared albums they give exactly the people every pair gives."""
-    from facefind.builder import build_index
-    from facefind.sources import open_album
+    from facefind.indexing.builder import build_index
+    from facefind.sources.folders import open_album
 
     from .conftest import TEST_SETTINGS
 
@@ -168,9 +168,9 @@ def test_people_from_partitioned_links_equal_every_pair_compared(
 def test_names_given_in_the_app_travel_to_the_cli(tmp_path: Path, all_photos) -> None:
     """An index saved from the app with a name and a hidden person: `facefind people` shows
     the name (JSON and text) and leaves the hidden person out."""
-    from facefind.builder import build_index
     from facefind.config import face_settings
-    from facefind.people import PeopleNotes
+    from facefind.indexing.builder import build_index
+    from facefind.search.people import PeopleNotes
 
     from .builders import zip_bytes
 

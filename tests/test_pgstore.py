@@ -10,15 +10,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.builder import IndexBuilder, build_index, index_into
+from facefind.analysis.faces import FaceEmbedder
+from facefind.analysis.words import Word
 from facefind.config import EMBEDDING_SIZE, face_settings
 from facefind.errors import IndexFileError
-from facefind.faces import FaceEmbedder
-from facefind.people import group_people
-from facefind.search import search_faces
-from facefind.sources import open_album
+from facefind.indexing.builder import IndexBuilder, build_index, index_into
+from facefind.search.faces import search_faces
+from facefind.search.people import group_people
+from facefind.sources.folders import open_album
 from facefind.vectors import l2_normalize
-from facefind.words import Word
 
 from .builders import facefind, zip_bytes
 from .test_store_steps import planted_album
@@ -34,7 +34,7 @@ SURE = float(np.float32(0.9))
 
 
 def open_store(url: str, **options):
-    from facefind.pgstore import PostgresStore
+    from facefind.stores.postgres import PostgresStore
 
     return PostgresStore(url, **options)
 
@@ -87,8 +87,8 @@ def test_hnsw_search_finds_what_the_exact_search_finds(store_url: str) -> None:
     """20,000 faces of 500 people (40 photos each, as a runner of a big race): HNSW candidates
     re-checked exactly give the photos of a sequential scan, over 30 random queries, and never
     one it does not give."""
-    from facefind.index import AlbumIndex
-    from facefind.store import PhotoInfo
+    from facefind.stores.base import PhotoInfo
+    from facefind.stores.npz import AlbumIndex
 
     rng = np.random.default_rng(11)
     people = l2_normalize(rng.normal(size=(500, EMBEDDING_SIZE)).astype(np.float32))

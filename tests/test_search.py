@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from facefind.errors import FacefindError, NoFaceError
-from facefind.index import AlbumIndex
-from facefind.search import ScoreScale, query_faces, search_faces, stack_embeddings
+from facefind.search.faces import ScoreScale, query_faces, search_faces, stack_embeddings
+from facefind.stores.npz import AlbumIndex
 from facefind.vectors import l2_normalize
 
 from .builders import face_index
@@ -217,7 +217,7 @@ def brute_force_key(similarity: np.ndarray, cut: float):
 
 
 def test_distinct_assignment_equals_brute_force_on_random_photos() -> None:
-    from facefind.assignment import distinct_assignment
+    from facefind.search.assignment import distinct_assignment
 
     rng = np.random.default_rng(3)
     for _ in range(300):

@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from facefind.archive import Album
-from facefind.builder import IndexBuilder, add_photo_embeddings, build_index
+from facefind.analysis.semantic import ImagePreprocessor, PhotoTextModel, locate_model
 from facefind.errors import FacefindError, ModelUnavailableError
-from facefind.index import AlbumIndex
-from facefind.ranking import relative_scores, similar_photos, similar_to_picture, text_search
-from facefind.search import search_faces
-from facefind.semantic import ImagePreprocessor, PhotoTextModel, locate_model
+from facefind.indexing.builder import IndexBuilder, add_photo_embeddings, build_index
+from facefind.search.faces import search_faces
+from facefind.search.ranking import relative_scores, similar_photos, similar_to_picture, text_search
+from facefind.sources.archive import Album
+from facefind.stores.npz import AlbumIndex
 
 from .builders import facefind, solid_jpeg, zip_bytes
 from .conftest import TEST_SETTINGS
@@ -162,7 +162,7 @@ def test_index_without_uform_gains_photo_embeddings_later(
 ) -> None:
     notices: list[str] = []
     missing = PhotoTextModel(str(tiny_uform / "not-here"))
-    from facefind.faces import FaceEmbedder
+    from facefind.analysis.faces import FaceEmbedder
 
     builder = IndexBuilder(FaceEmbedder(TEST_SETTINGS), missing, notify=notices.append)
     index = builder.build(Album(colour_album))
@@ -213,7 +213,7 @@ def test_model_is_found_in_the_hub_cache_offline(tiny_uform: Path, tmp_path: Pat
     (snapshot.parents[1] / "refs").mkdir()
     (snapshot.parents[1] / "refs" / "main").write_text("0" * 40)
     code = (
-        "from facefind.semantic import PhotoTextModel\n"
+        "from facefind.analysis.semantic import PhotoTextModel\n"
         "m = PhotoTextModel('unum-cloud/tiny-colours')\n"
         "print([round(float(v), 3) for v in m.embed_texts(['red'])[0]])\n"
     )
@@ -225,7 +225,7 @@ def test_model_is_found_in_the_hub_cache_offline(tiny_uform: Path, tmp_path: Pat
 def test_unavailable_model_is_explained_not_a_traceback(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="lacks config.json"):
         locate_model(str(tmp_path))
-    code = "from facefind.semantic import PhotoTextModel\nPhotoTextModel().load()\n"
+    code = "from facefind.analysis.semantic import PhotoTextModel\nPhotoTextModel().load()\n"
     result = run_python(code, {"HF_HUB_CACHE": str(tmp_path / "empty"), "HF_HUB_OFFLINE": "1"})
     assert "ModelUnavailableError" in result.stderr
     message = result.stderr.strip().splitlines()[-1].split(": ", 1)[1]

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from facefind.archive import Album
-from facefind.builder import IndexBuilder
-from facefind.faces import FaceEmbedder
+from facefind.analysis.faces import FaceEmbedder
+from facefind.indexing.builder import IndexBuilder
+from facefind.sources.archive import Album
 
 from .builders import zip_bytes
 from .conftest import TEST_SETTINGS

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from facefind.errors import ArchiveError
-from facefind.sources import FolderAlbum, open_album
+from facefind.sources.folders import FolderAlbum, open_album
 
 from .builders import facefind, solid_jpeg, zip_bytes
 

@@ -14,19 +14,19 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pytest
 
-from facefind.archive import Skipped
+from facefind.analysis.detection import DetectedFace
+from facefind.analysis.faces import FaceEmbedder
+from facefind.analysis.semantic import PhotoTextModel
+from facefind.analysis.steps import AnalysePhoto, EmbedFaces
+from facefind.analysis.words import Word, WordReader
 from facefind.config import EMBEDDING_SIZE, FaceSettings
-from facefind.detection import DetectedFace
 from facefind.errors import IndexFileError
-from facefind.faces import FaceEmbedder
-from facefind.index import AlbumIndex
-from facefind.people import group_people
-from facefind.search import search_faces
-from facefind.semantic import PhotoTextModel
-from facefind.steps import AnalysePhoto, EmbedFaces
-from facefind.store import FaceMatches, FaceRows, IndexStore, PhotoInfo
+from facefind.search.faces import search_faces
+from facefind.search.people import group_people
+from facefind.sources.archive import Skipped
+from facefind.stores.base import FaceMatches, FaceRows, IndexStore, PhotoInfo
+from facefind.stores.npz import AlbumIndex
 from facefind.vectors import l2_normalize
-from facefind.words import Word, WordReader
 
 from .builders import face_index, solid_jpeg
 

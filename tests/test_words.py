@@ -11,11 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facefind.builder import build_index
-from facefind.config import FaceSettings
-from facefind.images import decode_photo
-from facefind.index import AlbumIndex
-from facefind.words import (
+from facefind.analysis.images import decode_photo
+from facefind.analysis.words import (
     DETECTION_MODEL,
     MAX_SCAN,
     MIN_SCAN,
@@ -27,7 +24,10 @@ from facefind.words import (
     text_model,
     tokens,
 )
-from facefind.wordsearch import common_tokens, face_above, word_search
+from facefind.config import FaceSettings
+from facefind.indexing.builder import build_index
+from facefind.search.words import common_tokens, face_above, word_search
+from facefind.stores.npz import AlbumIndex
 
 from .builders import face_index, facefind, printed_jpeg, zip_bytes
 from .conftest import missing_test_data
@@ -309,8 +309,8 @@ def test_a_found_bib_is_outlined_so_it_shows_on_any_shirt() -> None:
     never over the digits."""
     from PIL import Image
 
-    from facefind.gallery import WORD_COLOUR, WORD_EDGE_COLOUR, outlined_photo
-    from facefind.results import PhotoHit
+    from facefind.search.results import PhotoHit
+    from facefind.ui.gallery import WORD_COLOUR, WORD_EDGE_COLOUR, outlined_photo
 
     white = Image.new("RGB", (1200, 900), "white")
     buffer = io.BytesIO()

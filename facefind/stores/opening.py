@@ -1,0 +1,26 @@
+"""Opening a store by where it is: an index file, or a PostgreSQL URL (whose driver is imported
+only then: the laptop path never needs one)."""
+
+from __future__ import annotations
+
+from facefind.errors import FacefindError
+from facefind.stores.base import IndexStore
+from facefind.stores.urls import is_store_url
+
+
+def open_store(where: str, model: str | None = None, read_only: bool = False) -> IndexStore:
+    """An index file, or the store at a postgresql:// URL (its driver imported only then);
+    `read_only` opens a database without any DDL or write (what a served event needs)."""
+    if not is_store_url(where):
+        from facefind.stores.npz import AlbumIndex
+
+        return AlbumIndex.load(where, model=model)
+    from facefind.stores.postgres import PostgresStore
+
+    store = PostgresStore(where, read_only=read_only)
+    if model and store.face_count and store.model != model:
+        raise FacefindError(
+            f"This store holds faces of the {store.model} model, not {model}: search with "
+            f"--model {store.model}."
+        )
+    return store

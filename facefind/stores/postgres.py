@@ -1,0 +1,677 @@
+"""The index in PostgreSQL with pgvector: an event too big for one file or one machine's memory.
+
+Photos, faces, words and skipped files are tables; face vectors have an HNSW index. A search
+asks HNSW for candidates, then re-checks every one exactly against the bar (the similarity is
+computed here from the stored vector, as the `.npz` store computes it), so a result is never a
+face below the bar; and it widens the candidate list until the last candidate is below the bar,
+so that the faces above it are all among the candidates unless HNSW's graph misses one outright
+(it is approximate: bench_pgstore.py compares the photos found with the exact search's over
+random queries). `exact=True` skips HNSW (a sequential scan).
+
+The schema has a version (`facefind_meta`), and `MIGRATIONS` bring an older database up to date
+when it is opened. Written photo by photo and committed in batches, so an interrupted indexing
+run continues where it stopped (`done_photos`). Only this module imports psycopg, and only when
+a `postgresql://` URL is given: the laptop path never needs a database driver.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import asdict
+from functools import cached_property
+from typing import Any
+
+import numpy as np
+
+from facefind import __version__
+from facefind.analysis.words import Word, tokens
+from facefind.config import EMBEDDING_SIZE, FaceSettings
+from facefind.errors import FacefindError, IndexFileError, StoreBusyError
+from facefind.sources.archive import Skipped
+from facefind.stores.base import FaceMatches, FaceRows, PhotoGone, PhotoInfo, PhotoTable
+from facefind.stores.npz import REMOVED, AlbumIndex
+from facefind.stores.optout import without_opted_out
+from facefind.stores.urls import safe_url
+
+#: 2: photo ids from a sequence (never reused after a removal), a revision that every write
+#: bumps (a served event follows it), and the faces of people who asked not to be found.
+SCHEMA_VERSION = 2
+#: A read-only server reads a store this old too (what it lacks reads as empty).
+OLDEST_READABLE_SCHEMA = 1
+#: HNSW build parameters (pgvector's defaults; docs/deploy.md says when to raise them).
+HNSW_M = 16
+HNSW_EF_CONSTRUCTION = 64
+#: Candidates asked of HNSW first; doubled while the last one still passes the bar, up to
+#: MOST_CANDIDATES, beyond which the exact scan answers (a face in hundreds of photos). HNSW
+#: searches `EF_FACTOR` times as many as it returns (pgvector's `hnsw.ef_search`, at most
+#: 1000): a denser search, so that a face near many others is not left out.
+FIRST_CANDIDATES = 100
+#: Query vectors (people, and their expanded queries) searched at once, one connection each.
+QUERY_THREADS = 4
+#: Connections a store holds open at most (PostgreSQL's default limit is 100 for everyone).
+MAX_CONNECTIONS = 8
+MOST_CANDIDATES = 400
+EF_FACTOR = 2.5
+
+
+_HNSW_INDEX = (
+    "CREATE INDEX faces_embedding ON faces USING hnsw (embedding vector_cosine_ops) "
+    f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+)
+#: A first load of at least this many faces builds the HNSW index after the rows are in (with
+#: this much memory: the graph of 1M faces fits), not face by face.
+BULK_FACES = 50_000
+BUILD_MEMORY = "2GB"
+
+
+def _schema_v1(cursor: Any) -> None:
+    cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+    cursor.execute(
+        f"""
+        CREATE TABLE photos (
+            id integer PRIMARY KEY,
+            name text NOT NULL UNIQUE,
+            width integer NOT NULL,
+            height integer NOT NULL,
+            size bigint NOT NULL,
+            thumbnail bytea NOT NULL,
+            vector real[]
+        );
+        CREATE TABLE faces (
+            id bigserial PRIMARY KEY,
+            photo integer NOT NULL REFERENCES photos (id),
+            box integer[4] NOT NULL,
+            confidence real NOT NULL,
+            embedding vector({EMBEDDING_SIZE}) NOT NULL
+        );
+        CREATE INDEX faces_photo ON faces (photo);
+        {_HNSW_INDEX};
+        CREATE TABLE words (
+            photo integer NOT NULL REFERENCES photos (id),
+            position integer NOT NULL,
+            text text NOT NULL,
+            box integer[4] NOT NULL,
+            confidence real NOT NULL,
+            PRIMARY KEY (photo, position)
+        );
+        CREATE TABLE word_tokens (
+            token text NOT NULL,
+            photo integer NOT NULL REFERENCES photos (id),
+            PRIMARY KEY (token, photo)
+        );
+        CREATE TABLE skipped (name text PRIMARY KEY, reason text NOT NULL);
+        """
+    )
+
+
+def _schema_v2(cursor: Any) -> None:
+    cursor.execute(
+        f"""
+        CREATE SEQUENCE photo_ids MINVALUE 0 START 0 OWNED BY photos.id;
+        SELECT setval('photo_ids', coalesce(max(id) + 1, 0), false) FROM photos;
+        CREATE TABLE opted_out (
+            id bigserial PRIMARY KEY,
+            embedding vector({EMBEDDING_SIZE}) NOT NULL,
+            added timestamptz NOT NULL DEFAULT now()
+        );
+        INSERT INTO facefind_meta VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING;
+        """
+    )
+
+
+#: schema version N -> what makes a version N database version N + 1 (0: an empty database).
+MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1, 1: _schema_v2}
+log = logging.getLogger("facefind")
+
+
+class PostgresStore:
+    """An `IndexStore` (store.py) in PostgreSQL. Photo and face ids are the database's, never
+    reused. A few connections, each borrowed for one transaction (the app shares one store
+    between all browser sessions).
+
+    `read_only` (a served event): no DDL and no write, every transaction read-only, so a role
+    with SELECT alone serves the event; a store older than this facefind is read as it is."""
+
+    def __init__(self, url: str, exact: bool = False, read_only: bool = False) -> None:
+        try:
+            import psycopg
+            from pgvector.psycopg import register_vector
+        except ImportError as error:
+            raise FacefindError(
+                "A PostgreSQL store needs psycopg and pgvector: pip install 'facefind[cluster]'."
+            ) from error
+        self.url = url
+        self.exact = exact
+        self.read_only = read_only
+        self._connect, self._register = psycopg.connect, register_vector
+        self._connection_error = psycopg.Error
+        self._connection_lost = psycopg.OperationalError
+        self._idle: queue.LifoQueue = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+        self._connections: list[Any] = []
+        self._revision: int | None = None
+        if read_only:
+            self.schema = self._readable_schema()
+            return
+        try:
+            self._migrate()
+        except psycopg.errors.InsufficientPrivilege as error:
+            raise IndexFileError(
+                f"This role cannot write to the store at {safe_url(self.url)} ({error}): "
+                "index with the writer role; serve with `--event` (read-only)."
+            ) from error
+        self.schema = SCHEMA_VERSION
+
+    @cached_property
+    def _pool(self) -> ThreadPoolExecutor:
+        """Threads that ask for the candidates of several query vectors at once."""
+        return ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="facefind-pg")
+
+    @contextmanager
+    def _cursor(self, binary: bool = False) -> Iterator[Any]:
+        """A cursor on a connection borrowed for one transaction (committed at the end, rolled
+        back on an error) and given back: an event's browser sessions search at once, at most
+        MAX_CONNECTIONS at a time, however many threads Streamlit runs them on."""
+        with self._slots:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                connection = self._new_connection()
+            try:
+                with connection.cursor(binary=binary) as cursor:
+                    yield cursor
+                connection.commit()
+            except BaseException:
+                if not connection.closed:
+                    connection.rollback()
+                raise
+            finally:
+                if connection.closed:
+                    self._connections.remove(connection)
+                else:
+                    self._idle.put(connection)
+
+    def _new_connection(self) -> Any:
+        try:
+            connection = self._connect(self.url, autocommit=False)
+        except self._connection_error as error:
+            log.warning("Cannot connect to the store %s: %s", safe_url(self.url), error)
+            raise StoreBusyError(
+                f"Cannot connect to the store {safe_url(self.url)}: {error}"
+            ) from error
+        with connection.cursor() as cursor:
+            if self.read_only:  # the database itself refuses any write on this connection
+                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            else:
+                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
+        connection.commit()
+        self._register(connection)
+        self._connections.append(connection)
+        return connection
+
+    def _reading(self, read: Callable[[Any], Any], binary: bool = True) -> Any:
+        """`read(cursor)` in one transaction, tried once more on a fresh connection when the
+        first one was lost (the database restarted: every pooled connection is dead then)."""
+        try:
+            with self._cursor(binary=binary) as cursor:
+                return read(cursor)
+        except self._connection_lost as error:
+            log.warning("The store %s dropped a connection (%s): again", safe_url(self.url), error)
+            self._drop_idle()
+        try:
+            with self._cursor(binary=binary) as cursor:
+                return read(cursor)
+        except self._connection_lost as error:
+            self._drop_idle()
+            log.warning("The store %s is unreachable: %s", safe_url(self.url), error)
+            where = safe_url(self.url)
+            raise StoreBusyError(f"The store {where} is unreachable: {error}") from error
+
+    def _drop_idle(self) -> None:
+        while True:
+            try:
+                connection = self._idle.get_nowait()
+            except queue.Empty:
+                return
+            connection.close()
+            if connection in self._connections:
+                self._connections.remove(connection)
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def _readable_schema(self) -> int:
+        """The schema version, read without writing anything (a read-only server)."""
+
+        def read(cursor: Any) -> int:
+            cursor.execute("SELECT to_regclass('facefind_meta') IS NOT NULL")
+            if not cursor.fetchone()[0]:
+                return 0
+            cursor.execute("SELECT value FROM facefind_meta WHERE key = 'schema'")
+            row = cursor.fetchone()
+            return int(row[0]) if row else 0
+
+        version = int(self._reading(read))
+        if version == 0:
+            raise IndexFileError(
+                f"The database {safe_url(self.url)} holds no facefind store yet: index the "
+                "event's photos into it first (`facefind index PHOTOS -o URL`)."
+            )
+        if not OLDEST_READABLE_SCHEMA <= version <= SCHEMA_VERSION:
+            raise IndexFileError(
+                f"The store at {safe_url(self.url)} has schema {version}, which facefind "
+                f"{__version__} does not read: upgrade facefind."
+            )
+        return version
+
+    def _migrate(self) -> None:
+        with self._cursor() as cursor:
+            cursor.execute(
+                "CREATE TABLE IF NOT EXISTS facefind_meta (key text PRIMARY KEY, value jsonb)"
+            )
+            cursor.execute("SELECT value FROM facefind_meta WHERE key = 'schema' FOR UPDATE")
+            row = cursor.fetchone()
+            version = int(row[0]) if row else 0
+            if version > SCHEMA_VERSION:
+                raise IndexFileError(
+                    f"The store at {safe_url(self.url)} was made by a newer facefind (schema "
+                    f"{version}; this is {__version__}, schema {SCHEMA_VERSION}): upgrade."
+                )
+            for step in range(version, SCHEMA_VERSION):
+                MIGRATIONS[step](cursor)
+            self._put(cursor, "schema", SCHEMA_VERSION)
+
+    def _put(self, cursor: Any, key: str, value: object) -> None:
+        cursor.execute(
+            "INSERT INTO facefind_meta VALUES (%s, %s) "
+            "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (key, json.dumps(value)),
+        )
+
+    def _bump(self, cursor: Any) -> None:
+        """A write happened: servers following this store read it again (`refresh`)."""
+        cursor.execute(
+            "INSERT INTO facefind_meta VALUES ('revision', '1') ON CONFLICT (key) "
+            "DO UPDATE SET value = to_jsonb(facefind_meta.value::int + 1)"
+        )
+        self._forget_cached()
+
+    def _forget_cached(self) -> None:
+        for cached in ("photos", "face_count", "_meta"):
+            self.__dict__.pop(cached, None)
+
+    @cached_property
+    def _meta(self) -> dict[str, Any]:
+        """The store's settings, read once until it changes (every property asks them)."""
+        return dict(self._query("SELECT key, value FROM facefind_meta"))
+
+    def revision(self) -> int:
+        rows = self._query("SELECT value FROM facefind_meta WHERE key = 'revision'")
+        return int(rows[0][0]) if rows else 0
+
+    def refresh(self) -> bool:
+        revision = self.revision()
+        changed = self._revision is not None and revision != self._revision
+        if changed:
+            self._forget_cached()
+        self._revision = revision
+        return changed
+
+    def _writable(self) -> None:
+        if self.read_only:
+            raise FacefindError("This store was opened read-only (a served event).")
+
+    # --- writing -----------------------------------------------------------------------------
+
+    def check_fits(self, model: str, detector: str, settings: FaceSettings) -> None:
+        """Refuse to add faces of another model (or settings) to a store that has some."""
+        meta = self._meta
+        if "model" in meta and (meta["model"], meta["settings"]) != (model, asdict(settings)):
+            raise IndexFileError(
+                f"The store at {safe_url(self.url)} holds faces of the {meta['model']} model with "
+                "other settings; faces of different models or settings cannot be compared. "
+                "Use a new database, or the settings it was made with."
+            )
+
+    def done_photos(self) -> set[str]:
+        """Names of the photos already in the store (and the files skipped): what a resumed
+        run does not index again."""
+        return {
+            name
+            for (name,) in self._query("SELECT name FROM photos UNION SELECT name FROM skipped")
+        }
+
+    def add(self, part: AlbumIndex) -> None:
+        """Add the photos, faces, words and skipped files of a part of the album (indexed by
+        the builder, or by cluster workers), in one transaction: all of it or none."""
+        self._writable()
+        self.check_fits(part.model, part.detector, part.settings)
+        part = without_opted_out(part, self.opted_out())
+        with self._cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval('photo_ids') FROM generate_series(1, %s)", (len(part.photos),)
+            )
+            ids = [int(row[0]) for row in cursor.fetchall()]
+            self._put(cursor, "model", part.model)
+            self._put(cursor, "detector", part.detector)
+            self._put(cursor, "settings", asdict(part.settings))
+            self._put(cursor, "facefind", part.version)
+            if part.photo_model:
+                self._put(cursor, "photo_model", part.photo_model)
+            if part.words is not None:
+                self._put(cursor, "word_reader", part.word_reader)
+            vectors = part.photo_vectors()
+            with cursor.copy(
+                "COPY photos (id, name, width, height, size, thumbnail, vector) FROM STDIN"
+            ) as copy:
+                for number, info in enumerate(part.photos):
+                    vector = None if vectors is None else vectors[number].tolist()
+                    copy.write_row(
+                        (
+                            ids[number],
+                            info.name,
+                            info.width,
+                            info.height,
+                            info.size,
+                            part.thumbnails[number],
+                            vector,
+                        )
+                    )
+            cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM faces)")
+            empty = bool(cursor.fetchone()[0])
+            rebuild = empty and part.face_count >= BULK_FACES
+            if rebuild:  # a first big load: the HNSW graph built once, after, is much faster
+                cursor.execute("DROP INDEX IF EXISTS faces_embedding")
+            with cursor.copy(
+                "COPY faces (photo, box, confidence, embedding) FROM STDIN (FORMAT BINARY)"
+            ) as copy:
+                copy.set_types(["int4", "int4[]", "float4", "vector"])
+                for row in range(part.face_count):
+                    copy.write_row(
+                        (
+                            ids[int(part.face_photo[row])],
+                            part.boxes[row].tolist(),
+                            float(part.confidences[row]),
+                            part.embeddings[row],
+                        )
+                    )
+            if rebuild:
+                cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
+                cursor.execute(_HNSW_INDEX)
+            self._add_words(cursor, part, ids)
+            cursor.executemany(
+                "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
+                [(item.name, item.reason) for item in part.skipped],
+            )
+            self._bump(cursor)
+
+    def _add_words(self, cursor: Any, part: AlbumIndex, ids: list[int]) -> None:
+        if part.words is None:
+            return
+        with cursor.copy("COPY words (photo, position, text, box, confidence) FROM STDIN") as copy:
+            for number, found in enumerate(part.words):
+                for position, word in enumerate(found):
+                    copy.write_row(
+                        (ids[number], position, word.text, list(word.box), word.confidence)
+                    )
+        pairs = {
+            (token, ids[number])
+            for number, found in enumerate(part.words)
+            for word in found
+            for token in tokens(word.text)
+        }
+        with cursor.copy("COPY word_tokens (token, photo) FROM STDIN") as copy:
+            for pair in sorted(pairs):
+                copy.write_row(pair)
+
+    def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> None:
+        """The UForm vectors of every photo, in photo (id) order (`describe` on a store)."""
+        self._writable()
+        ids = self.photos.ids
+        if len(ids) != len(vectors):
+            raise FacefindError("Photos were added or removed while they were described: again.")
+        with self._cursor() as cursor:
+            cursor.executemany(
+                "UPDATE photos SET vector = %s WHERE id = %s",
+                [(vector.tolist(), int(photo)) for photo, vector in zip(ids, vectors, strict=True)],
+            )
+            self._put(cursor, "photo_model", photo_model)
+            self._bump(cursor)
+
+    def remove(self, names: Sequence[str], keep_out: bool = True) -> PostgresStore:
+        """Remove these photos with their faces, words and thumbnails, in one transaction.
+        `keep_out` records them as removed, so that indexing the same folders again does not
+        bring them back. The store itself, changed (the .npz store makes a new one)."""
+        self._writable()
+        with self._cursor() as cursor:
+            cursor.execute("SELECT id FROM photos WHERE name = ANY(%s)", (list(names),))
+            ids = [int(row[0]) for row in cursor.fetchall()]
+            for table in ("faces", "words", "word_tokens"):
+                cursor.execute(f"DELETE FROM {table} WHERE photo = ANY(%s)", (ids,))
+            cursor.execute("DELETE FROM photos WHERE id = ANY(%s)", (ids,))
+            if keep_out:
+                cursor.executemany(
+                    "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) "
+                    "DO UPDATE SET reason = excluded.reason",
+                    [(name, REMOVED) for name in names],
+                )
+            self._bump(cursor)
+        return self
+
+    def forget_faces(self, faces: Sequence[int], opted_out: np.ndarray) -> PostgresStore:
+        """Remove these faces and keep `opted_out` (the person's own query faces): what is
+        indexed later, and every query, is checked against them."""
+        self._writable()
+        with self._cursor() as cursor:
+            cursor.execute("DELETE FROM faces WHERE id = ANY(%s)", ([int(f) for f in faces],))
+            cursor.executemany(
+                "INSERT INTO opted_out (embedding) VALUES (%s)",
+                [(np.asarray(vector, np.float32),) for vector in opted_out],
+            )
+            self._bump(cursor)
+        return self
+
+    def keep(self, where: str) -> None:
+        """Nothing to do: every change is committed when made (an .npz store saves here)."""
+
+    def opted_out(self) -> np.ndarray:
+        if self.schema < 2:
+            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        rows = self._query("SELECT embedding FROM opted_out ORDER BY id")
+        if not rows:
+            return np.zeros((0, EMBEDDING_SIZE), np.float32)
+        return np.stack([_array(row[0]) for row in rows]).astype(np.float32)
+
+    # --- the IndexStore interface --------------------------------------------------------------
+
+    def _query(self, sql: str, args: Sequence[object] = ()) -> list[tuple]:
+        """Rows of one statement, in binary (vectors parse far faster than from text)."""
+
+        def read(cursor: Any) -> list[tuple]:
+            cursor.execute(sql, args)
+            return list(cursor.fetchall())
+
+        return list(self._reading(read))
+
+    @property
+    def model(self) -> str:
+        return str(self._meta.get("model", "Dlib"))
+
+    @property
+    def detector(self) -> str:
+        return str(self._meta.get("detector", ""))
+
+    @property
+    def settings(self) -> FaceSettings:
+        return FaceSettings(**self._meta.get("settings", {}))
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        return tuple(self._meta.get("sources", ()))
+
+    def add_sources(self, paths: Sequence[str]) -> None:
+        """Record where photos were read from (an event serves them from there)."""
+        self._writable()
+        known = list(self.sources)
+        with self._cursor() as cursor:
+            self._put(cursor, "sources", known + [p for p in paths if p not in known])
+            self._bump(cursor)
+
+    @property
+    def photo_model(self) -> str | None:
+        return self._meta.get("photo_model")
+
+    @property
+    def word_reader(self) -> str | None:
+        return self._meta.get("word_reader")
+
+    @cached_property
+    def photos(self) -> PhotoTable:
+        rows = self._query("SELECT id, name, width, height, size FROM photos ORDER BY id")
+        return PhotoTable((row[0] for row in rows), (PhotoInfo(*row[1:]) for row in rows))
+
+    @property
+    def skipped(self) -> list[Skipped]:
+        return [Skipped(*row) for row in self._query("SELECT name, reason FROM skipped")]
+
+    @cached_property
+    def face_count(self) -> int:
+        return int(self._query("SELECT count(*) FROM faces")[0][0])
+
+    def faces_above(self, queries: np.ndarray, min_similarity: float) -> FaceMatches:
+        queries = np.asarray(queries, dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+        # each query vector on its own connection at once: PostgreSQL runs one backend each
+        found = list(self._pool.map(lambda query: self._candidates(query, min_similarity), queries))
+        parts = []
+        for number, (query, rows) in enumerate(zip(queries, found, strict=True)):
+            exact = rows.vectors @ query  # the exact re-check, as the .npz store computes it
+            keep = exact >= min_similarity
+            parts.append(
+                FaceMatches(
+                    rows.ids[keep],
+                    np.full(int(keep.sum()), number, dtype=np.int64),
+                    exact[keep],
+                    rows.photos[keep],
+                    rows.vectors[keep],
+                )
+            )
+        return FaceMatches.joined(parts)
+
+    def _candidates(self, query: np.ndarray, min_similarity: float) -> FaceRows:
+        """The faces that may pass: HNSW's nearest, widened until the last one is below the
+        bar, else (more than MOST_CANDIDATES above it) the exact scan's."""
+        # a margin for the database's own float rounding; the re-check is exact
+        distance = 1.0 - float(min_similarity) + 1e-4
+        wanted = FIRST_CANDIDATES
+        columns = "id, photo, box, confidence, embedding"
+        while not self.exact and wanted <= MOST_CANDIDATES:
+
+            def nearest(cursor: Any, wanted: int = wanted) -> list[tuple]:
+                search = min(int(wanted * EF_FACTOR), 1000)
+                cursor.execute(f"SET LOCAL hnsw.ef_search = {search}")
+                cursor.execute(
+                    f"SELECT {columns}, embedding <=> %s FROM faces "
+                    "ORDER BY embedding <=> %s LIMIT %s",
+                    (query, query, wanted),
+                )
+                return list(cursor.fetchall())
+
+            rows = self._reading(nearest)
+            if len(rows) < wanted or rows[-1][-1] > distance:
+                return _face_rows([row[:-1] for row in rows if row[-1] <= distance])
+            wanted *= 2
+        return self._face_rows("embedding <=> %s <= %s", (query, distance))
+
+    def _face_rows(self, where: str, args: Sequence[object], limit: int | None = None) -> FaceRows:
+        return _face_rows(
+            self._query(
+                f"SELECT id, photo, box, confidence, embedding FROM faces WHERE {where} "
+                "ORDER BY id" + ("" if limit is None else f" LIMIT {int(limit)}"),
+                args,
+            )
+        )
+
+    def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
+        wanted = [int(i) for i in np.asarray(ids).reshape(-1)]
+        found = self._face_rows("id = ANY(%s)", (sorted(set(wanted)),))
+        position = {int(face): row for row, face in enumerate(found.ids)}
+        return found.take(np.array([position[face] for face in wanted], dtype=np.int64))
+
+    def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
+        return self._face_rows("photo = ANY(%s)", ([int(p) for p in np.unique(photos)],))
+
+    def face_blocks(self, size: int) -> Iterator[FaceRows]:
+        last = -1
+        while len(block := self._face_rows("id > %s", (last,), limit=size)):
+            yield block
+            last = int(block.ids[-1])
+
+    def thumbnail(self, photo: int) -> bytes:
+        rows = self._query("SELECT thumbnail FROM photos WHERE id = %s", (photo,))
+        if not rows:
+            raise PhotoGone(photo)
+        return bytes(rows[0][0])
+
+    def photo_vectors(self) -> np.ndarray | None:
+        """In id order (`photos.ids`); read in one query, so the photos asked for are the
+        photos answered (an event grows while it is served)."""
+        if self.photo_model is None:
+            return None
+        rows = self._query("SELECT id, vector FROM photos ORDER BY id")
+        if [row[0] for row in rows] != self.photos.ids.tolist():
+            self._forget_cached()  # photos were added or removed since they were read
+        if any(row[1] is None for row in rows) or [r[0] for r in rows] != self.photos.ids.tolist():
+            return None
+        return np.array([row[1] for row in rows], dtype=np.float32).reshape(-1, EMBEDDING_SIZE)
+
+    def words_read(self) -> bool:
+        return self.word_reader is not None
+
+    def words_in(self, photo: int) -> list[Word]:
+        rows = self._query(
+            "SELECT text, box, confidence FROM words WHERE photo = %s ORDER BY position",
+            (photo,),
+        )
+        return [
+            Word(text, (int(box[0]), int(box[1]), int(box[2]), int(box[3])), float(confidence))
+            for text, box, confidence in rows
+        ]
+
+    def photos_with_token(self, token: str) -> set[int]:
+        rows = self._query("SELECT photo FROM word_tokens WHERE token = %s", (token,))
+        return {int(row[0]) for row in rows}
+
+    def token_counts(self) -> dict[str, int]:
+        rows = self._query("SELECT token, count(*) FROM word_tokens GROUP BY token")
+        return {str(token): int(count) for token, count in rows}
+
+    def close(self) -> None:
+        if "_pool" in self.__dict__:
+            self._pool.shutdown()
+        for connection in list(self._connections):
+            connection.close()
+        self._connections.clear()
+
+
+def _array(vector: Any) -> np.ndarray:
+    """A vector column's value as numpy (pgvector's `Vector`, or already an array)."""
+    return vector.to_numpy() if hasattr(vector, "to_numpy") else np.asarray(vector)
+
+
+def _face_rows(rows: Sequence[tuple]) -> FaceRows:
+    """(id, photo, box, confidence, embedding) rows as FaceRows."""
+    if not rows:
+        return FaceRows.empty()
+    ids, photos, boxes, confidences, vectors = zip(*rows, strict=True)
+    return FaceRows(
+        np.array(ids, dtype=np.int64),
+        np.array(photos, dtype=np.int32),
+        np.array(boxes, dtype=np.int32).reshape(-1, 4),
+        np.array(confidences, dtype=np.float32),
+        np.stack([_array(vector) for vector in vectors]).astype(np.float32),
+    )
