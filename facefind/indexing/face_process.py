@@ -10,8 +10,8 @@ embeddings back. Nothing is written to disk.
 
 It is started as `python -m facefind.indexing.face_process` rather than through
 `multiprocessing`, whose `spawn` re-imports the caller's main module in the child: a script
-without an `if __name__ == "__main__"` guard would run again there. If the helper cannot start or dies,
-faces are embedded in this process instead; the index is the same either way.
+without an `if __name__ == "__main__"` guard would run again there. If the helper cannot start
+or dies, faces are embedded in this process instead; the index is the same either way.
 """
 
 from __future__ import annotations
