@@ -1,0 +1,174 @@
+"""Face search: the query photos (a selfie, uploads), the faces in them to choose, the
+match mode and the bar, and the results.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import streamlit as st
+from PIL import Image, ImageOps
+
+from facefind.analysis.faces import Face, FaceEmbedder
+from facefind.errors import FacefindError
+from facefind.search.faces import (
+    DEFAULT_MIN_SCORE,
+    MatchMode,
+    query_faces,
+    search_faces,
+    stack_embeddings,
+)
+from facefind.search.results import PhotoHit, plain_text
+from facefind.ui.gallery import face_crops, person_colour
+from facefind.ui.pages.results import results_grid, slug
+from facefind.ui.pages.state import PHOTO_TYPES, LoadedAlbum, face_embedder
+from facefind.ui.serving import EVENT_UPLOAD_MB
+
+#: A query photo is one picture: a selfie or a phone photo is a few MB; the album's 2 GB bound
+#: (.streamlit/config.toml) is for the album zip alone.
+QUERY_PHOTO_MB = 50
+
+
+def query_photo_mb(loaded: LoadedAlbum) -> int:
+    """The uploader's bound for a query photo (an event's server refuses more, whatever the
+    browser sends: serving.bound_uploads)."""
+    return EVENT_UPLOAD_MB if loaded.event is not None else QUERY_PHOTO_MB
+
+
+def query_pictures(loaded: LoadedAlbum) -> list[tuple[str, str, bytes]]:
+    """The pictures of the people to find: a webcam selfie and/or uploaded photos."""
+    camera, files = st.columns(2)
+    with files:
+        uploads = st.file_uploader(
+            "Upload photos of the people to find",
+            type=PHOTO_TYPES,
+            accept_multiple_files=True,
+            key="query-photos",
+            max_upload_size=query_photo_mb(loaded),
+        )
+    with camera:
+        selfie = None
+        if st.toggle("Take a selfie with the webcam", key="use-camera"):
+            selfie = st.camera_input("Take a selfie", key="selfie")
+    pictures = [("your selfie", selfie.getvalue())] if selfie else []
+    pictures += [(upload.name, upload.getvalue()) for upload in uploads or []]
+    return distinct_pictures(pictures)
+
+
+def distinct_pictures(pictures: list[tuple[str, bytes]]) -> list[tuple[str, str, bytes]]:
+    """(name, digest, bytes) of each picture, the same picture given twice shown once."""
+    seen: dict[str, tuple[str, str, bytes]] = {}
+    for name, data in pictures:
+        digest = hashlib.sha256(data).hexdigest()[:16]
+        seen.setdefault(digest, (name, digest, data))
+    return list(seen.values())
+
+
+def faces_of(
+    loaded: LoadedAlbum, embedder: FaceEmbedder, name: str, digest: str, data: bytes
+) -> list[Face]:
+    """The faces of a query picture, found once per picture and album; while they are looked
+    for (seconds where no face is found at first: the thorough detector tries) the page says
+    so, instead of still asking for a photo."""
+    if digest not in loaded.query_faces:
+        with st.spinner(f"Looking for faces in {name}…"):
+            loaded.query_faces[digest] = query_faces(embedder, data, name=name, all_faces=True)
+    return loaded.query_faces[digest]
+
+
+def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -> list[tuple]:
+    """Every face of the query pictures in one compact row (a few query photos do not push
+    the results below the fold), each with a checkbox; returns the chosen (face, crop)."""
+    embedder = face_embedder(loaded.index.settings)
+    #: (picture digest, the face's place in its picture, the face, its crop)
+    found: list[tuple[str, int, Face, Image.Image]] = []
+    names = []
+    for name, digest, data in pictures:
+        try:
+            faces = faces_of(loaded, embedder, name, digest, data)
+        except FacefindError as error:
+            st.warning(str(error))
+            continue
+        names.append(name)
+        crops = face_crops(data, [face.box for face in faces], query=True)
+        pairs = enumerate(zip(faces, crops, strict=True))
+        found += [(digest, number, face, crop) for number, (face, crop) in pairs]
+    if not found:
+        return []
+    st.caption(f"Faces in {plain_text(', '.join(names))}: tick who to look for")
+    columns = st.columns(QUERY_COLUMNS)
+    chosen: list[tuple] = []
+    for position, (digest, number, face, crop) in enumerate(found):
+        with columns[position % QUERY_COLUMNS]:
+            st.image(crop, width=96)
+            if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
+                chosen.append((face, crop))
+    return chosen
+
+
+#: Query faces in a row: three query photos of three faces each fit in one.
+QUERY_COLUMNS = 10
+
+
+def legend(chosen: list[tuple]) -> None:
+    """The chosen faces framed in the colour their matches are outlined with."""
+    st.caption("Looking for (matches are outlined in the same colour):")
+    columns = st.columns(8)
+    for person, (_, crop) in enumerate(chosen):
+        framed = ImageOps.expand(crop.resize((72, 72)), border=5, fill=person_colour(person))
+        columns[person % len(columns)].image(framed, caption=f"person {person + 1}")
+
+
+MATCH_LABELS = ["any of them", "all of them together"]
+
+
+def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
+    """The face search; returns its results (None: no search), which the text tab can narrow."""
+    pictures = query_pictures(loaded)
+    if not pictures:
+        st.info("Take a selfie or upload a photo of the people you are looking for.")
+        return None
+    chosen = choose_people(loaded, pictures)
+    if not chosen:
+        return None
+    if len(chosen) > 1:
+        legend(chosen)
+    mode: MatchMode = "any"
+    if len(chosen) > 1:
+        # kept apart from the widget's own state, which Streamlit drops while the radio is
+        # not shown (one person chosen), so the choice survives a change of query photos
+        saved = st.session_state.get("match-mode", MATCH_LABELS[0])
+        label = st.radio(
+            "Photos with",
+            MATCH_LABELS,
+            index=MATCH_LABELS.index(saved),
+            horizontal=True,
+            key="mode",
+        )
+        st.session_state["match-mode"] = label
+        mode = "all" if label == MATCH_LABELS[1] else "any"
+    level = st.slider(
+        "Level of similarity (%)",
+        loaded.floor,
+        100,
+        max(int(DEFAULT_MIN_SCORE), loaded.floor),
+        key="level",
+        help="50% is the face model's own 'same person' threshold. Lower finds more."
+        + (f" This event's lowest is {loaded.floor}%." if loaded.floor else ""),
+    )
+    level = max(level, loaded.floor)  # the bound is the server's, whatever the browser sent
+    expand = st.toggle(
+        "Search again with the photos it is sure of",
+        True,
+        key="expand",
+        help="Faces found far above the bar join your photo for a second search: finds the "
+        "photos where you look less like your selfie.",
+    )
+    queries = stack_embeddings([face for face, _ in chosen])
+    hits = search_faces(loaded.index, queries, mode, float(level), expand=expand)
+    if not hits:
+        st.info("Not found at this level of similarity. Try lowering it.")
+        return hits
+    names = "-and-".join(slug(name.rsplit(".", 1)[0]) for name, _, _ in pictures)
+    results_grid(loaded, hits, "faces", file_name=f"photos-of-{slug(names, 60)}.zip")
+    return hits

@@ -1,0 +1,157 @@
+"""Results as the user sees them: a grid of outlined thumbnails, a larger view, and the zip
+of the photos shown or chosen.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import streamlit as st
+from PIL import ImageOps
+
+from facefind.search.results import PhotoHit, plain_text
+from facefind.ui.gallery import outlined_photo, outlined_thumbnail
+from facefind.ui.pages.state import LoadedAlbum, plural
+
+COLUMNS = 4
+
+
+def show_like(loaded: LoadedAlbum, photo: int | None) -> None:
+    """Before the rerun: switch the text tab to photos like this one (None: back)."""
+    loaded.like = photo
+
+
+#: The larger view is at least this wide for its height: a portrait photo is shown on a
+#: landscape canvas, so that it fits a phone's width and a laptop's height alike.
+LARGE_VIEW_ASPECT = 4 / 3
+
+
+@st.dialog("Photo", width="large")
+def show_large(loaded: LoadedAlbum, hits: list[PhotoHit], position: int) -> None:
+    """One result, large, with the previous and next results and its own download."""
+    position = st.session_state.get("large-position", position) % len(hits)
+    hit = hits[position]
+    data = loaded.album.read(loaded.album.entry(hit.name))
+    picture = outlined_photo(data, hit)
+    if picture.width < picture.height * LARGE_VIEW_ASPECT:
+        size = (round(picture.height * LARGE_VIEW_ASPECT), picture.height)
+        picture = ImageOps.pad(picture, size, color=(255, 255, 255))
+    st.image(
+        picture, caption=plain_text(f"{position + 1} of {len(hits)} · {hit.name}"), width="stretch"
+    )
+    back, forward, save = st.columns(3)
+    if back.button("Previous", key="large-previous", icon=":material/chevron_left:"):
+        st.session_state["large-position"] = position - 1
+        st.rerun(scope="fragment")
+    if forward.button("Next", key="large-next", icon=":material/chevron_right:"):
+        st.session_state["large-position"] = position + 1
+        st.rerun(scope="fragment")
+    save.download_button(
+        "Download",
+        data=data,
+        file_name=hit.name.rsplit("/", 1)[-1],
+        key="large-download",
+        icon=":material/download:",
+    )
+
+
+#: The cell every result thumbnail is fitted into (pixels, width x height).
+GRID_CELL = (384, 288)
+
+
+def results_grid(
+    loaded: LoadedAlbum,
+    hits: list[PhotoHit],
+    key: str,
+    like: bool = False,
+    file_name: str = "photos.zip",
+    remove: Callable[[PhotoHit], None] | None = None,
+) -> None:
+    """Thumbnails best first, with score and outlined faces; a bigger view; the download
+    (a zip named after what it holds); with `remove`, a "Not this person" button each."""
+    if loaded.event is not None:  # an event serves only the photos it holds as indexed
+        hits = loaded.event.servable(hits)
+    if not hits:  # nothing to show or download
+        st.write("**No photo matched.**")
+        return
+    st.write(f"**{plural(len(hits), 'photo')}**")
+    download(loaded, hits, key, file_name)
+    for start in range(0, len(hits), COLUMNS):
+        for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS], strict=False):
+            with column:
+                thumbnail = ImageOps.pad(
+                    outlined_thumbnail(loaded.index, hit), GRID_CELL, color=(255, 255, 255)
+                )  # one shape for every cell, so the grid's rows line up
+                st.image(thumbnail, caption=hit_caption(hit, key == "text"))
+                st.checkbox("Choose", key=f"{key}-choose-{hit.photo}")
+                view, more = st.columns(2)
+                if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
+                    st.session_state.pop("large-position", None)
+                    show_large(loaded, hits, start + hits[start : start + COLUMNS].index(hit))
+                if like:
+                    more.button(
+                        "More like this",
+                        key=f"{key}-like-{hit.photo}",
+                        on_click=show_like,
+                        args=(loaded, hit.photo),
+                    )
+                elif remove is not None:
+                    more.button(
+                        "Not this person",
+                        key=f"{key}-not-{hit.photo}",
+                        on_click=remove,
+                        args=(hit,),
+                    )
+
+
+def hit_caption(hit: PhotoHit, text_search: bool) -> str:
+    """Score and name, and why a text result matched: the words read, or "by face" (the
+    person wearing the number searched for)."""
+    why = ""
+    if hit.words:
+        why = " · " + ", ".join(f"“{word.text}”" for word in hit.words)
+    elif hit.via == "face" and text_search:
+        why = " · by face"
+    return plain_text(f"{hit.score:.0f}% · {hit.name}{why}")
+
+
+def slug(text: str, most: int = 40) -> str:
+    """A file-name-safe form of what the user typed or named: "Anna Nowak" -> "anna-nowak"."""
+    words = re.findall(r"\w+", text.casefold())
+    return "-".join(words)[:most].strip("-") or "photos"
+
+
+def download(loaded: LoadedAlbum, hits: list[PhotoHit], key: str, file_name: str) -> None:
+    """A zip of the shown photos, or of those the user chose, built when asked for (it can be
+    large) and kept until the results or the choice change."""
+    chosen = [hit for hit in hits if st.session_state.get(f"{key}-choose-{hit.photo}")]
+    names = tuple(hit.name for hit in chosen or hits)
+    if chosen:
+        these = "the chosen photo" if len(names) == 1 else f"the {len(names)} chosen photos"
+    else:
+        these = "this photo" if len(names) == 1 else f"these {len(names)} photos"
+    prepared = loaded.download
+    if prepared is not None and prepared[0] == names:
+        left_out = prepared[1].left_out
+        if left_out:
+            st.warning(
+                f"{plural(len(left_out), 'photo')} could not be read and "
+                f"{'is' if len(left_out) == 1 else 'are'} not in the zip: "
+                + plain_text(", ".join(item.name for item in left_out))
+            )
+        st.download_button(
+            f"Download {these} (.zip)",
+            data=prepared[1].data,
+            file_name=file_name,
+            mime="application/zip",
+            key=f"{key}-download",
+            icon=":material/download:",
+        )
+    elif st.button(
+        f"Prepare a zip of {these}",
+        key=f"{key}-prepare",
+        icon=":material/folder_zip:",
+    ):
+        loaded.download = (names, loaded.album.zip_of(names))
+        st.rerun()
