@@ -143,6 +143,26 @@ def with_descriptions(
     return found.hits + [hit for hit in described if hit.photo not in seen]
 
 
+def text_results(
+    index: IndexStore,
+    text: str,
+    within: Sequence[PhotoHit] | None = None,
+    *,
+    wearer: bool = False,
+    photo_model: PhotoTextModel | None = None,
+    top: int | None = 20,
+) -> WordResults:
+    """What a text search shows, in the app and the CLI alike: photos whose written words match
+    first (with `wearer`, then the other photos of whoever wears them), then, given the UForm
+    model, the photos best described by the text."""
+    found = word_search(index, text, within)
+    if wearer and within is None and found.hits:
+        found = wearer_search(index, found, text)
+    if photo_model is None:
+        return found
+    return WordResults(with_descriptions(index, found, photo_model, text, top, within), found.notes)
+
+
 def face_above(index: IndexStore, photo: int, word: Word) -> int | None:
     """The face (its id in the store) of whoever wears `word`: the nearest face above it whose
     width overlaps it, no further than a few face heights (a bib is on the chest)."""

@@ -41,7 +41,7 @@ from facefind.search.curation import forget_people, remove_photos
 from facefind.search.faces import DEFAULT_MIN_SCORE, query_faces, search_faces, stack_embeddings
 from facefind.search.people import People, PeopleNotes, group_people
 from facefind.search.results import PhotoHit
-from facefind.search.words import wearer_search, with_descriptions, word_search
+from facefind.search.words import text_results
 from facefind.sources.archive import PhotoSource
 from facefind.sources.folders import open_album
 from facefind.stores.base import IndexStore
@@ -371,18 +371,16 @@ def _text_hits(
 ) -> list[PhotoHit]:
     """Photos whose written words match first (and, with --wearer, the other photos of whoever
     wears them), then, where the UForm model can be had, the best described photos."""
-    found = word_search(index, args.text, within)
-    if args.wearer and within is None:
-        found = wearer_search(index, found, args.text)
-    for note in found.notes:
-        _notify(note)
     described = index.photo_vectors() is not None  # asked once: a database reads them all
     photo_model = None
     if described:
         photo_model = _usable_text_model(args.uform_model or index.photo_model, quiet=True)
-    if photo_model is not None:
-        return with_descriptions(index, found, photo_model, args.text, args.top, within)
-    if found.hits:  # the words matched: descriptions are not missed
+    found = text_results(
+        index, args.text, within, wearer=args.wearer, photo_model=photo_model, top=args.top
+    )
+    for note in found.notes:
+        _notify(note)
+    if photo_model is not None or found.hits:  # words matched: descriptions are not missed
         return found.hits
     searched_now = not (is_index_file(args.album) or is_store_url(args.album))
     if not described and not searched_now:

@@ -8,7 +8,7 @@ import streamlit as st
 
 from facefind.search.ranking import similar_photos, similar_to_picture
 from facefind.search.results import PhotoHit, plain_text
-from facefind.search.words import WordResults, wearer_search, with_descriptions, word_search
+from facefind.search.words import WordResults, text_results, with_descriptions
 from facefind.ui.event import event_location
 from facefind.ui.pages.face_tab import query_photo_mb
 from facefind.ui.pages.results import results_grid, show_like, slug
@@ -63,33 +63,35 @@ def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
         results_grid(loaded, hits, "picture", like=True)
 
 
+#: No photo found by its words (yet: they are being read).
+NO_WORDS = WordResults([], [])
+
+
 def text_hits(
     loaded: LoadedAlbum, text: str, count: int, within: list[PhotoHit] | None
 ) -> list[PhotoHit]:
     """Photos whose written words match first (and, when asked, the other photos of whoever
     wears them), then the best described ones where the album was described."""
     index = loaded.index
+    model = photo_text_model(str(index.photo_model)) if index.photo_vectors() is not None else None
     if loaded.reading is not None:
         left = loaded.reading.total - loaded.reading.done
         st.info(
             f"The bib numbers and words of {plural(left, 'photo')} are still being read: "
             "this search runs again by itself when they are."
         )
-        found = WordResults([], [])
-    else:
-        found = word_search(index, text, within)
-    if (
-        found.hits
-        and within is None
-        and st.toggle(
+        return (
+            [] if model is None else with_descriptions(index, NO_WORDS, model, text, count, within)
+        )
+    wearer_key = f"wearer-{text.strip()}"
+    wearer = within is None and bool(st.session_state.get(wearer_key))
+    found = text_results(index, text, within, wearer=wearer, photo_model=model, top=count)
+    if any(hit.via == "words" for hit in found.hits) and within is None:
+        st.toggle(
             f"Also photos of the person wearing {text.strip()}",
+            key=wearer_key,
             help='Finds their other photos by the face above the number; marked "by face".',
         )
-    ):
-        found = wearer_search(index, found, text)
     for note in found.notes:
         st.info(note)
-    if index.photo_vectors() is None:
-        return found.hits
-    model = photo_text_model(str(index.photo_model))
-    return with_descriptions(index, found, model, text, count, within)
+    return found.hits
