@@ -29,7 +29,7 @@ from facefind.indexing.face_process import FaceEmbeddingProcess
 from facefind.indexing.progress import Progress
 from facefind.sources.archive import Album, PhotoEntry, PhotoSource, Skipped
 from facefind.sources.folders import PartOfAlbum
-from facefind.stores.base import IndexStore, PhotoTable
+from facefind.stores.base import IndexStore, IndexTarget, PhotoTable
 from facefind.stores.npz import AlbumIndex, PhotoInfo
 
 log = logging.getLogger("facefind")
@@ -356,7 +356,9 @@ class PartsStore(Protocol):
     def add(self, part: AlbumIndex) -> None: ...
 
 
-def changed_photos(store: IndexStore, album: PhotoSource) -> tuple[list[str], list[str]]:
+def changed_photos(
+    store: IndexStore | IndexTarget, album: PhotoSource
+) -> tuple[list[str], list[str]]:
     """Photos of the store whose file is now another size (changed since it was indexed), and
     those the album no longer holds."""
     changed, vanished = [], []

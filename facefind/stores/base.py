@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -266,6 +266,10 @@ class IndexStore(Protocol):
         """Make the changes last (save the file; a database has committed them)."""
         ...
 
+    def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> IndexStore:
+        """With the UForm vector of every photo, in photo (id) order (`describe`)."""
+        ...
+
 
 def photo_name(store: IndexStore, photo: int) -> str | None:
     """The photo's name; None if the store no longer holds it. A photo indexed since the store
@@ -279,3 +283,39 @@ def photo_name(store: IndexStore, photo: int) -> str | None:
         return store.photos[photo].name
     except PhotoGone:
         return None
+
+
+class IndexTarget(Protocol):
+    """Where `facefind index` writes: a database store (each part committed as it is done, a
+    second run adding only what is new) or an index file made from parts (stores.parts). The
+    command line writes to either the same way, never asking which it holds."""
+
+    #: whether each part is kept as it is added, so that a stopped run continues (a database)
+    resumable: bool
+
+    @property
+    def sources(self) -> tuple[str, ...]: ...
+    @property
+    def photos(self) -> PhotoTable: ...
+
+    def opted_out(self) -> np.ndarray:
+        """The faces of people who asked not to be found: kept out of what is added."""
+        ...
+
+    def done_photos(self) -> set[str]:
+        """Names of the photos (and files skipped) that a resumed run does not index again."""
+        ...
+
+    def add(self, part: Any) -> None:
+        """Add an indexed part (an `AlbumIndex` of some photos)."""
+        ...
+
+    def add_sources(self, paths: Sequence[str]) -> None: ...
+    def remove(self, names: Sequence[str], keep_out: bool = True) -> Any: ...
+
+    def as_store(self) -> IndexStore:
+        """What has been written, as a store to read (to say what was indexed)."""
+        ...
+
+    def keep(self, where: str) -> None: ...
+    def close(self) -> None: ...

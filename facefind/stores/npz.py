@@ -165,6 +165,13 @@ class AlbumIndex:
         """Save a changed index where it was read from (the database store commits as it goes)."""
         self.save(where)
 
+    def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> AlbumIndex:
+        """This index with the UForm vectors of its photos, in photo order (`describe`)."""
+        vectors = np.asarray(vectors, dtype=np.float32)
+        if len(vectors) != len(self.photos):
+            raise FacefindError("One vector per photo is needed to describe an index.")
+        return replace(self, photo_embeddings=vectors, photo_model=photo_model)
+
     def without_photos(self, gone: set[int]) -> AlbumIndex:
         """This index without these photos (by id), their faces, words and thumbnails; the
         others renumbered in order (a new index: a saved file is rewritten whole)."""

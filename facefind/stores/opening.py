@@ -4,7 +4,7 @@ only then: the laptop path never needs one)."""
 from __future__ import annotations
 
 from facefind.errors import FacefindError
-from facefind.stores.base import IndexStore
+from facefind.stores.base import IndexStore, IndexTarget
 from facefind.stores.urls import is_store_url
 
 
@@ -24,3 +24,15 @@ def open_store(where: str, model: str | None = None, read_only: bool = False) ->
             f"--model {store.model}."
         )
     return store
+
+
+def open_for_indexing(where: str) -> IndexTarget:
+    """Where `facefind index` writes: the store at a postgresql:// URL (created or migrated),
+    else an index file made anew from the parts indexed."""
+    if is_store_url(where):
+        from facefind.stores.postgres import PostgresStore
+
+        return PostgresStore(where)
+    from facefind.stores.parts import IndexFileParts
+
+    return IndexFileParts(where)

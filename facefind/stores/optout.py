@@ -29,9 +29,9 @@ def like_opted_out(
     vectors: np.ndarray, opted_out: np.ndarray, model: str, score: float = FORGET_SCORE
 ) -> np.ndarray:
     """For each row of `vectors` (unit length), whether it is one of the opted-out people."""
-    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
     if not len(opted_out) or not len(vectors):
         return np.zeros(len(vectors), dtype=bool)
+    vectors = np.asarray(vectors, dtype=np.float32).reshape(len(vectors), -1)
     cut = ScoreScale(model).similarity_at(score)
     return np.asarray((vectors @ np.asarray(opted_out, np.float32).T).max(axis=1) >= cut)
 

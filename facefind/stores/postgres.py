@@ -138,6 +138,9 @@ class PostgresStore:
     `read_only` (a served event): no DDL and no write, every transaction read-only, so a role
     with SELECT alone serves the event; a store older than this facefind is read as it is."""
 
+    #: each part is committed as it is added: a stopped indexing run continues
+    resumable = True
+
     def __init__(self, url: str, exact: bool = False, read_only: bool = False) -> None:
         try:
             import psycopg
@@ -429,7 +432,7 @@ class PostgresStore:
             for pair in sorted(pairs):
                 copy.write_row(pair)
 
-    def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> None:
+    def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> PostgresStore:
         """The UForm vectors of every photo, in photo (id) order (`describe` on a store)."""
         self._writable()
         ids = self.photos.ids
@@ -442,6 +445,7 @@ class PostgresStore:
             )
             self._put(cursor, "photo_model", photo_model)
             self._bump(cursor)
+        return self
 
     def remove(self, names: Sequence[str], keep_out: bool = True) -> PostgresStore:
         """Remove these photos with their faces, words and thumbnails, in one transaction.
@@ -478,6 +482,9 @@ class PostgresStore:
 
     def keep(self, where: str) -> None:
         """Nothing to do: every change is committed when made (an .npz store saves here)."""
+
+    def as_store(self) -> PostgresStore:
+        return self
 
     def opted_out(self) -> np.ndarray:
         if self.schema < 2:
