@@ -17,12 +17,8 @@ a `postgresql://` URL is given: the laptop path never needs a database driver.
 from __future__ import annotations
 
 import json
-import logging
-import queue
-import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import asdict
 from functools import cached_property
 from typing import Any
@@ -30,23 +26,22 @@ from typing import Any
 import numpy as np
 
 from facefind import __version__
-from facefind.analysis.words import Word, tokens
+from facefind.analysis.words import Word
 from facefind.config import EMBEDDING_SIZE, FaceSettings
-from facefind.errors import FacefindError, IndexFileError, StoreBusyError
+from facefind.errors import FacefindError, IndexFileError
 from facefind.sources.archive import Skipped
 from facefind.stores.base import FaceMatches, FaceRows, PhotoGone, PhotoInfo, PhotoTable
 from facefind.stores.npz import REMOVED, AlbumIndex
 from facefind.stores.optout import without_opted_out
+from facefind.stores.pg_connections import Connections
+from facefind.stores.pg_copy import copy_part
+from facefind.stores.pg_schema import (
+    MIGRATIONS,
+    OLDEST_READABLE_SCHEMA,
+    SCHEMA_VERSION,
+)
 from facefind.stores.urls import safe_url
 
-#: 2: photo ids from a sequence (never reused after a removal), a revision that every write
-#: bumps (a served event follows it), and the faces of people who asked not to be found.
-SCHEMA_VERSION = 2
-#: A read-only server reads a store this old too (what it lacks reads as empty).
-OLDEST_READABLE_SCHEMA = 1
-#: HNSW build parameters (pgvector's defaults; docs/deploy.md says when to raise them).
-HNSW_M = 16
-HNSW_EF_CONSTRUCTION = 64
 #: Candidates asked of HNSW first; doubled while the last one still passes the bar, up to
 #: MOST_CANDIDATES, beyond which the exact scan answers (a face in hundreds of photos). HNSW
 #: searches `EF_FACTOR` times as many as it returns (pgvector's `hnsw.ef_search`, at most
@@ -54,80 +49,8 @@ HNSW_EF_CONSTRUCTION = 64
 FIRST_CANDIDATES = 100
 #: Query vectors (people, and their expanded queries) searched at once, one connection each.
 QUERY_THREADS = 4
-#: Connections a store holds open at most (PostgreSQL's default limit is 100 for everyone).
-MAX_CONNECTIONS = 8
 MOST_CANDIDATES = 400
 EF_FACTOR = 2.5
-
-
-_HNSW_INDEX = (
-    "CREATE INDEX faces_embedding ON faces USING hnsw (embedding vector_cosine_ops) "
-    f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-)
-#: A first load of at least this many faces builds the HNSW index after the rows are in (with
-#: this much memory: the graph of 1M faces fits), not face by face.
-BULK_FACES = 50_000
-BUILD_MEMORY = "2GB"
-
-
-def _schema_v1(cursor: Any) -> None:
-    cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
-    cursor.execute(
-        f"""
-        CREATE TABLE photos (
-            id integer PRIMARY KEY,
-            name text NOT NULL UNIQUE,
-            width integer NOT NULL,
-            height integer NOT NULL,
-            size bigint NOT NULL,
-            thumbnail bytea NOT NULL,
-            vector real[]
-        );
-        CREATE TABLE faces (
-            id bigserial PRIMARY KEY,
-            photo integer NOT NULL REFERENCES photos (id),
-            box integer[4] NOT NULL,
-            confidence real NOT NULL,
-            embedding vector({EMBEDDING_SIZE}) NOT NULL
-        );
-        CREATE INDEX faces_photo ON faces (photo);
-        {_HNSW_INDEX};
-        CREATE TABLE words (
-            photo integer NOT NULL REFERENCES photos (id),
-            position integer NOT NULL,
-            text text NOT NULL,
-            box integer[4] NOT NULL,
-            confidence real NOT NULL,
-            PRIMARY KEY (photo, position)
-        );
-        CREATE TABLE word_tokens (
-            token text NOT NULL,
-            photo integer NOT NULL REFERENCES photos (id),
-            PRIMARY KEY (token, photo)
-        );
-        CREATE TABLE skipped (name text PRIMARY KEY, reason text NOT NULL);
-        """
-    )
-
-
-def _schema_v2(cursor: Any) -> None:
-    cursor.execute(
-        f"""
-        CREATE SEQUENCE photo_ids MINVALUE 0 START 0 OWNED BY photos.id;
-        SELECT setval('photo_ids', coalesce(max(id) + 1, 0), false) FROM photos;
-        CREATE TABLE opted_out (
-            id bigserial PRIMARY KEY,
-            embedding vector({EMBEDDING_SIZE}) NOT NULL,
-            added timestamptz NOT NULL DEFAULT now()
-        );
-        INSERT INTO facefind_meta VALUES ('revision', '0') ON CONFLICT (key) DO NOTHING;
-        """
-    )
-
-
-#: schema version N -> what makes a version N database version N + 1 (0: an empty database).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1, 1: _schema_v2}
-log = logging.getLogger("facefind")
 
 
 class PostgresStore:
@@ -143,8 +66,8 @@ class PostgresStore:
 
     def __init__(self, url: str, exact: bool = False, read_only: bool = False) -> None:
         try:
+            import pgvector.psycopg  # noqa: F401 (the connections register its types)
             import psycopg
-            from pgvector.psycopg import register_vector
         except ImportError as error:
             raise FacefindError(
                 "A PostgreSQL store needs psycopg and pgvector: pip install 'facefind[cluster]'."
@@ -152,12 +75,8 @@ class PostgresStore:
         self.url = url
         self.exact = exact
         self.read_only = read_only
-        self._connect, self._register = psycopg.connect, register_vector
-        self._connection_error = psycopg.Error
-        self._connection_lost = psycopg.OperationalError
-        self._idle: queue.LifoQueue = queue.LifoQueue()
-        self._slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
-        self._connections: list[Any] = []
+        self._connections = Connections(url, read_only)
+        self._cursor, self._reading = self._connections.cursor, self._connections.reading
         self._revision: int | None = None
         if read_only:
             self.schema = self._readable_schema()
@@ -175,76 +94,6 @@ class PostgresStore:
     def _pool(self) -> ThreadPoolExecutor:
         """Threads that ask for the candidates of several query vectors at once."""
         return ThreadPoolExecutor(QUERY_THREADS, thread_name_prefix="facefind-pg")
-
-    @contextmanager
-    def _cursor(self, binary: bool = False) -> Iterator[Any]:
-        """A cursor on a connection borrowed for one transaction (committed at the end, rolled
-        back on an error) and given back: an event's browser sessions search at once, at most
-        MAX_CONNECTIONS at a time, however many threads Streamlit runs them on."""
-        with self._slots:
-            try:
-                connection = self._idle.get_nowait()
-            except queue.Empty:
-                connection = self._new_connection()
-            try:
-                with connection.cursor(binary=binary) as cursor:
-                    yield cursor
-                connection.commit()
-            except BaseException:
-                if not connection.closed:
-                    connection.rollback()
-                raise
-            finally:
-                if connection.closed:
-                    self._connections.remove(connection)
-                else:
-                    self._idle.put(connection)
-
-    def _new_connection(self) -> Any:
-        try:
-            connection = self._connect(self.url, autocommit=False)
-        except self._connection_error as error:
-            log.warning("Cannot connect to the store %s: %s", safe_url(self.url), error)
-            raise StoreBusyError(
-                f"Cannot connect to the store {safe_url(self.url)}: {error}"
-            ) from error
-        with connection.cursor() as cursor:
-            if self.read_only:  # the database itself refuses any write on this connection
-                cursor.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
-            else:
-                cursor.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        connection.commit()
-        self._register(connection)
-        self._connections.append(connection)
-        return connection
-
-    def _reading(self, read: Callable[[Any], Any], binary: bool = True) -> Any:
-        """`read(cursor)` in one transaction, tried once more on a fresh connection when the
-        first one was lost (the database restarted: every pooled connection is dead then)."""
-        try:
-            with self._cursor(binary=binary) as cursor:
-                return read(cursor)
-        except self._connection_lost as error:
-            log.warning("The store %s dropped a connection (%s): again", safe_url(self.url), error)
-            self._drop_idle()
-        try:
-            with self._cursor(binary=binary) as cursor:
-                return read(cursor)
-        except self._connection_lost as error:
-            self._drop_idle()
-            log.warning("The store %s is unreachable: %s", safe_url(self.url), error)
-            where = safe_url(self.url)
-            raise StoreBusyError(f"The store {where} is unreachable: {error}") from error
-
-    def _drop_idle(self) -> None:
-        while True:
-            try:
-                connection = self._idle.get_nowait()
-            except queue.Empty:
-                return
-            connection.close()
-            if connection in self._connections:
-                self._connections.remove(connection)
 
     # --- schema ------------------------------------------------------------------------------
 
@@ -368,69 +217,12 @@ class PostgresStore:
                 self._put(cursor, "photo_model", part.photo_model)
             if part.words is not None:
                 self._put(cursor, "word_reader", part.word_reader)
-            vectors = part.photo_vectors()
-            with cursor.copy(
-                "COPY photos (id, name, width, height, size, thumbnail, vector) FROM STDIN"
-            ) as copy:
-                for number, info in enumerate(part.photos):
-                    vector = None if vectors is None else vectors[number].tolist()
-                    copy.write_row(
-                        (
-                            ids[number],
-                            info.name,
-                            info.width,
-                            info.height,
-                            info.size,
-                            part.thumbnails[number],
-                            vector,
-                        )
-                    )
-            cursor.execute("SELECT NOT EXISTS (SELECT 1 FROM faces)")
-            empty = bool(cursor.fetchone()[0])
-            rebuild = empty and part.face_count >= BULK_FACES
-            if rebuild:  # a first big load: the HNSW graph built once, after, is much faster
-                cursor.execute("DROP INDEX IF EXISTS faces_embedding")
-            with cursor.copy(
-                "COPY faces (photo, box, confidence, embedding) FROM STDIN (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["int4", "int4[]", "float4", "vector"])
-                for row in range(part.face_count):
-                    copy.write_row(
-                        (
-                            ids[int(part.face_photo[row])],
-                            part.boxes[row].tolist(),
-                            float(part.confidences[row]),
-                            part.embeddings[row],
-                        )
-                    )
-            if rebuild:
-                cursor.execute(f"SET LOCAL maintenance_work_mem = '{BUILD_MEMORY}'")
-                cursor.execute(_HNSW_INDEX)
-            self._add_words(cursor, part, ids)
+            copy_part(cursor, part, ids)
             cursor.executemany(
                 "INSERT INTO skipped VALUES (%s, %s) ON CONFLICT (name) DO NOTHING",
                 [(item.name, item.reason) for item in part.skipped],
             )
             self._bump(cursor)
-
-    def _add_words(self, cursor: Any, part: AlbumIndex, ids: list[int]) -> None:
-        if part.words is None:
-            return
-        with cursor.copy("COPY words (photo, position, text, box, confidence) FROM STDIN") as copy:
-            for number, found in enumerate(part.words):
-                for position, word in enumerate(found):
-                    copy.write_row(
-                        (ids[number], position, word.text, list(word.box), word.confidence)
-                    )
-        pairs = {
-            (token, ids[number])
-            for number, found in enumerate(part.words)
-            for word in found
-            for token in tokens(word.text)
-        }
-        with cursor.copy("COPY word_tokens (token, photo) FROM STDIN") as copy:
-            for pair in sorted(pairs):
-                copy.write_row(pair)
 
     def add_photo_vectors(self, photo_model: str, vectors: np.ndarray) -> PostgresStore:
         """The UForm vectors of every photo, in photo (id) order (`describe` on a store)."""
@@ -660,9 +452,7 @@ class PostgresStore:
     def close(self) -> None:
         if "_pool" in self.__dict__:
             self._pool.shutdown()
-        for connection in list(self._connections):
-            connection.close()
-        self._connections.clear()
+        self._connections.close()
 
 
 def _array(vector: Any) -> np.ndarray:
