@@ -183,7 +183,7 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     zip_data = prepared.data
     assert set(names) == set(found) and zip_data[:2] == b"PK"
     assert app.get("download_button"), "the download button replaces the prepare button"
-    first = app.session_state["album"].index.photo_id(found[0])
+    first = app.session_state["album"].index.photos.id_of(found[0])
     app.button(key=f"faces-view-{first}").click().run()
     assert not app.exception
     large = [c for c in image_captions(app) if " of 4 · " in c]
@@ -191,7 +191,7 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     assert app.button(key="large-next") and app.button(key="large-previous")  # test_browser
     assert any(button.label == "Download" for button in app.get("download_button"))
     # choose two photos: the zip holds those two only
-    second = app.session_state["album"].index.photo_id(found[1])
+    second = app.session_state["album"].index.photos.id_of(found[1])
     app.checkbox(key=f"faces-choose-{first}").check()
     app.checkbox(key=f"faces-choose-{second}").check().run()
     app.button(key="faces-prepare").click().run()
@@ -253,7 +253,7 @@ def test_text_search_tab(album_files, saved_index) -> None:
     app.text_input[0].input("red").run()
     assert not app.exception
     assert shown_photos(app)[0] == "race/red.jpg"
-    red = app.session_state["album"].index.photo_id("race/red.jpg")
+    red = app.session_state["album"].index.photos.id_of("race/red.jpg")
     app.button(key=f"text-like-{red}").click().run()
     assert not app.exception
     assert any("More like" in markdown.value for markdown in app.markdown)
@@ -406,7 +406,7 @@ def test_more_like_this_and_face_results_do_not_outlive_their_album_or_query(
     )
     app.text_input[0].input("red").run()
     app.button(
-        key=f"text-like-{app.session_state['album'].index.photo_id('race/red.jpg')}"
+        key=f"text-like-{app.session_state['album'].index.photos.id_of('race/red.jpg')}"
     ).click().run()
     assert any(text.value == "More like **race/red.jpg**" for text in app.markdown)
     assert any("Only photos of the people chosen" in box.label for box in app.checkbox)
@@ -537,7 +537,7 @@ def test_a_person_can_be_named_hidden_and_corrected(album_files, saved_index) ->
     app.button(key="person-1").click().run()
     app.text_input(key="name-1").input("Anna Nowak").run()
     assert any("Anna Nowak · 4 photos" in header.value for header in app.subheader)
-    couple = app.session_state["album"].index.photo_id("race/couple.jpg")
+    couple = app.session_state["album"].index.photos.id_of("race/couple.jpg")
     app.button(key=f"people-not-{couple}").click().run()
     assert not app.exception
     assert "race/couple.jpg" not in shown_photos(app)
@@ -570,7 +570,7 @@ def test_undo_is_beside_every_people_action_and_goes_back_several_steps(
     app.button(key="person-1").click().run()
     app.text_input(key="name-1").input("Anna Nowak").run()
     assert app.button(key="undo").label == "Undo: rename Person 1", "on her own page"
-    couple = app.session_state["album"].index.photo_id("race/couple.jpg")
+    couple = app.session_state["album"].index.photos.id_of("race/couple.jpg")
     app.button(key=f"people-not-{couple}").click().run()
     assert app.button(key="undo").label == "Undo: take a photo from Anna Nowak"
     app.button(key="undo").click().run()
@@ -595,7 +595,7 @@ def test_names_and_corrections_come_back_with_a_saved_index(album_files, saved_i
 
     index = AlbumIndex.load(io.BytesIO(saved_index))
     people = group_people(index, min_photos=1)
-    couple = index.photo_id("race/couple.jpg")
+    couple = index.photos.id_of("race/couple.jpg")
     people = without_photo(index, people, 1, couple)
     notes = PeopleNotes(people, {1: "Anna Nowak"}, frozenset({2}))
     buffer = io.BytesIO()

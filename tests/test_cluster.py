@@ -63,8 +63,8 @@ def assert_same_index(mine: AlbumIndex, theirs: AlbumIndex) -> None:
     )
     assert mine.face_count == theirs.face_count
     for photo in theirs.photos:
-        a = mine.faces_in([mine.photo_id(photo.name)])
-        b = theirs.faces_in([theirs.photo_id(photo.name)])
+        a = mine.faces_in([mine.photos.id_of(photo.name)])
+        b = theirs.faces_in([theirs.photos.id_of(photo.name)])
         assert a.boxes.tolist() == b.boxes.tolist()
         np.testing.assert_allclose(a.vectors, b.vectors, atol=1e-5)
 

@@ -60,7 +60,7 @@ def test_every_good_photo_is_indexed_and_every_bad_one_reported(mixed_index: Alb
 
 
 def test_boxes_are_in_original_photo_pixels(mixed_index: AlbumIndex) -> None:
-    couple = mixed_index.photo_id("couple.jpg")
+    couple = mixed_index.photos.id_of("couple.jpg")
     info = mixed_index.photos[couple]
     assert (info.width, info.height) == (2280, 1588)
     boxes = sorted(mixed_index.faces_in([couple]).boxes.tolist())

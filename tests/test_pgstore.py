@@ -156,7 +156,7 @@ def test_an_interrupted_run_continues_where_it_stopped_with_the_same_result(
     ]
     for photo in whole.photos:
         mine = store.faces_in([[p.name for p in store.photos].index(photo.name)])
-        theirs = whole.faces_in([whole.photo_id(photo.name)])
+        theirs = whole.faces_in([whole.photos.id_of(photo.name)])
         assert mine.boxes.tolist() == theirs.boxes.tolist()
         np.testing.assert_allclose(mine.vectors, theirs.vectors, atol=1e-5)
 

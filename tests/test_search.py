@@ -141,7 +141,7 @@ def test_bad_queries_are_clear_errors() -> None:
 
 
 def largest_face(index: AlbumIndex, name: str) -> np.ndarray | None:
-    faces = index.faces_in([index.photo_id(name)])
+    faces = index.faces_in([index.photos.id_of(name)])
     return faces.vectors[0] if len(faces) else None  # faces are stored largest first
 
 

@@ -118,7 +118,7 @@ def test_portrait_photos_are_cropped_not_squashed(tiny_uform: Path) -> None:
 
 
 def test_more_like_this(colour_index: AlbumIndex, tiny_uform: Path) -> None:
-    red = colour_index.photo_id("red-shirt.jpg")
+    red = colour_index.photos.id_of("red-shirt.jpg")
     hits = similar_photos(colour_index, red, top=2)
     assert [hit.name for hit in hits][0] == "red-portrait.jpg"
     assert all(hit.photo != red for hit in hits)
@@ -148,7 +148,7 @@ def test_combined_face_and_text_search_narrows(all_photos, tiny_uform: Path, emb
     )
     model = PhotoTextModel(str(tiny_uform))
     index = build_index(album, TEST_SETTINGS, photo_model=model)
-    me = index.faces_in([index.photo_id("me.jpg")]).vectors[0]
+    me = index.faces_in([index.photos.id_of("me.jpg")]).vectors[0]
     mine = search_faces(index, me)
     assert {hit.name for hit in mine} == {"me-red-light.jpg", "me-blue-light.jpg", "me.jpg"}
     combined = text_search(index, model, "red", within=mine)

@@ -85,8 +85,8 @@ class ShuffledStore:
         )
 
     def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
-        rows = self._rows(np.array([self.by_id[int(i)] for i in ids], dtype=np.int64))
-        return rows
+        found = self.base.faces(np.array([self.by_id[int(i)] for i in ids], dtype=np.int64))
+        return replace(found, ids=np.asarray(ids, dtype=np.int64))  # in the order asked
 
     def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
         return self._rows(self.base.faces_in(photos).ids)

@@ -1,8 +1,8 @@
 """Face search: query faces against an index store, and the faces of query photos.
 
-Scores are DeepFace's calibrated confidence (`verification.find_confidence` on the cosine
-distance), so the percentage means the same for every model: 51-100 = the model says "same
-person", 0-49 = "not", and the default bar of 50% is the model's own verification threshold.
+Scores are percentages from DeepFace's calibration for the model, made continuous
+(analysis.calibration.ScoreScale): 50% is exactly the model's own verification threshold (the
+default bar), above it the model says "same person", and a slider works across the whole range.
 """
 
 from __future__ import annotations

@@ -39,12 +39,7 @@ class WordResults:
 
 def common_tokens(index: IndexStore) -> set[str]:
     """Tokens written in so many of the album's photos that they belong to the event."""
-    photos = len(index.photos)
-    return {
-        token
-        for token, count in index.token_counts().items()
-        if count > COMMON_MIN_PHOTOS and count >= COMMON_SHARE * photos
-    }
+    return index.common_tokens(COMMON_MIN_PHOTOS, COMMON_SHARE)
 
 
 def word_search(
@@ -62,8 +57,9 @@ def word_search(
     if faces is not None:
         candidates &= set(faces)
     hits = []
-    for photo in candidates:
-        found = matching_words(text, index.words_in(photo))
+    words = index.words_of(sorted(candidates))  # one question to the store, not one a photo
+    for photo in sorted(candidates):
+        found = matching_words(text, words[photo])
         name = photo_name(index, photo) if found else None
         if found and name is not None:
             score = 100.0 * min(word.confidence for word in found)

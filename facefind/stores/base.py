@@ -30,7 +30,7 @@ class PhotoTable:
         self.ids = np.fromiter(ids, dtype=np.int64)
         self._infos = list(infos)
         self._position = {int(photo): row for row, photo in enumerate(self.ids)}
-        self._by_name: dict[str, PhotoInfo] | None = None  # made when first asked
+        self._by_name: dict[str, int] | None = None  # made when first asked
         if len(self._position) != len(self._infos):
             raise ValueError("one photo id per photo")
 
@@ -70,8 +70,13 @@ class PhotoTable:
 
     def named(self, name: str) -> PhotoInfo | None:
         """The photo of that name, if the store holds it (names are unique)."""
+        found = self.id_of(name)
+        return None if found is None else self[found]
+
+    def id_of(self, name: str) -> int | None:
+        """The id of the photo of that name, if the store holds it."""
         if self._by_name is None:
-            self._by_name = {info.name: info for info in self._infos}
+            self._by_name = {info.name: int(photo) for photo, info in self.with_id()}
         return self._by_name.get(name)
 
     def with_id(self) -> Iterator[tuple[int, PhotoInfo]]:
@@ -200,7 +205,7 @@ class IndexStore(Protocol):
         ...
 
     def faces(self, ids: Sequence[int] | np.ndarray) -> FaceRows:
-        """The faces with these ids."""
+        """The faces with these ids, in the order asked."""
         ...
 
     def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
@@ -222,6 +227,20 @@ class IndexStore(Protocol):
 
     def words_read(self) -> bool:
         """Whether the words in the photos were read when the album was indexed."""
+        ...
+
+    def described(self) -> bool:
+        """Whether every photo has its UForm vector (asked on every page: a database answers
+        without reading them)."""
+        ...
+
+    def words_of(self, photos: Sequence[int]) -> dict[int, list[Word]]:
+        """The words read in each of these photos, at once (one query for a database)."""
+        ...
+
+    def common_tokens(self, more_than: int, share: float) -> set[str]:
+        """Tokens written in more than `more_than` photos and in at least `share` of them
+        (the event's name and year on every bib, not one runner's number)."""
         ...
 
     def words_in(self, photo: int) -> list[Word]:

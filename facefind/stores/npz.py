@@ -260,6 +260,20 @@ class AlbumIndex:
     def words_in(self, photo: int) -> list[Word]:
         return self.words[photo] if self.words is not None else []
 
+    def described(self) -> bool:
+        return self.photo_embeddings is not None
+
+    def words_of(self, photos: Sequence[int]) -> dict[int, list[Word]]:
+        return {int(photo): self.words_in(int(photo)) for photo in photos}
+
+    def common_tokens(self, more_than: int, share: float) -> set[str]:
+        least = share * len(self.photos)
+        return {
+            token
+            for token, photos in self.word_photos.items()
+            if len(photos) > more_than and len(photos) >= least
+        }
+
     def photos_with_token(self, token: str) -> set[int]:
         return self.word_photos.get(token, set())
 
@@ -274,12 +288,6 @@ class AlbumIndex:
 
     def close(self) -> None:
         """Nothing held open."""
-
-    def photo_id(self, name: str) -> int:
-        for number, info in enumerate(self.photos):
-            if info.name == name:
-                return number
-        raise KeyError(name)
 
     def save(self, path: str | Path | BinaryIO) -> None:
         """Write the index to one .npz file. Only when the user asks: it holds biometric data."""

@@ -436,10 +436,33 @@ class PostgresStore:
             "SELECT text, box, confidence FROM words WHERE photo = %s ORDER BY position",
             (photo,),
         )
-        return [
-            Word(text, (int(box[0]), int(box[1]), int(box[2]), int(box[3])), float(confidence))
-            for text, box, confidence in rows
-        ]
+        return [_word(text, box, confidence) for text, box, confidence in rows]
+
+    def described(self) -> bool:
+        if self.photo_model is None:
+            return False
+        rows = self._query("SELECT NOT EXISTS (SELECT 1 FROM photos WHERE vector IS NULL)")
+        return bool(rows[0][0])
+
+    def words_of(self, photos: Sequence[int]) -> dict[int, list[Word]]:
+        wanted = sorted({int(photo) for photo in photos})
+        found: dict[int, list[Word]] = {photo: [] for photo in wanted}
+        rows = self._query(
+            "SELECT photo, text, box, confidence FROM words WHERE photo = ANY(%s) "
+            "ORDER BY photo, position",
+            (wanted,),
+        )
+        for photo, text, box, confidence in rows:
+            found[int(photo)].append(_word(text, box, confidence))
+        return found
+
+    def common_tokens(self, more_than: int, share: float) -> set[str]:
+        rows = self._query(
+            "SELECT token FROM word_tokens GROUP BY token HAVING count(*) > %s "
+            "AND count(*) >= %s * (SELECT count(*) FROM photos)",
+            (more_than, share),
+        )
+        return {str(row[0]) for row in rows}
 
     def photos_with_token(self, token: str) -> set[int]:
         rows = self._query("SELECT photo FROM word_tokens WHERE token = %s", (token,))
@@ -453,6 +476,11 @@ class PostgresStore:
         if "_pool" in self.__dict__:
             self._pool.shutdown()
         self._connections.close()
+
+
+def _word(text: str, box: Sequence[int], confidence: float) -> Word:
+    x, y, width, height = (int(side) for side in box)
+    return Word(str(text), (x, y, width, height), float(confidence))
 
 
 def _array(vector: Any) -> np.ndarray:

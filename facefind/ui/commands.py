@@ -306,7 +306,7 @@ def _text_hits(
 ) -> list[PhotoHit]:
     """Photos whose written words match first (and, with --wearer, the other photos of whoever
     wears them), then, where the UForm model can be had, the best described photos."""
-    described = index.photo_vectors() is not None  # asked once: a database reads them all
+    described = index.described()
     photo_model = None
     if described:
         photo_model = _usable_text_model(args.uform_model or index.photo_model, quiet=True)

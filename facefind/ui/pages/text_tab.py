@@ -17,7 +17,7 @@ from facefind.ui.pages.state import PHOTO_TYPES, LoadedAlbum, photo_text_model, 
 
 def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
     index = loaded.index
-    described = index.photo_vectors() is not None
+    described = index.described()
     text = st.text_input(
         "A bib number, words in the photo, or a description"
         if described
@@ -73,7 +73,7 @@ def text_hits(
     """Photos whose written words match first (and, when asked, the other photos of whoever
     wears them), then the best described ones where the album was described."""
     index = loaded.index
-    model = photo_text_model(str(index.photo_model)) if index.photo_vectors() is not None else None
+    model = photo_text_model(str(index.photo_model)) if index.described() else None
     if loaded.reading is not None:
         left = loaded.reading.total - loaded.reading.done
         st.info(
