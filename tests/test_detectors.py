@@ -6,7 +6,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from facefind.analysis.detectors import FoundFace, HogDetector, YuFaceDetector, make_detector
+from facefind.analysis.detectors import (
+    FoundFace,
+    HogDetector,
+    YuFaceDetector,
+    hog_like,
+    make_detector,
+)
 from facefind.analysis.faces import FaceEmbedder
 from facefind.config import FaceSettings
 from facefind.errors import ModelUnavailableError
@@ -30,8 +36,10 @@ def test_a_found_face_scales_with_its_landmarks() -> None:
 
 def test_the_shape_box_of_libfacedetection_is_where_hog_would_put_it() -> None:
     face = FoundFace((100, 100, 100, 120), 0.9)
-    assert face.shape_box("dlib") == face.box
-    x, y, width, height = face.shape_box("yuface")
+    assert face.shape_box() == face.box  # HOG's own box, say
+    found = FoundFace((100, 100, 100, 120), 0.9, predictor_box=hog_like((100, 100, 100, 120)))
+    assert found.scaled(2.0).shape_box() == tuple(2 * side for side in found.shape_box())
+    x, y, width, height = found.shape_box()
     assert (width, height) == (110, 100)  # wider and shorter: no forehead, no chin
     assert x + width / 2 == pytest.approx(150, abs=1)  # same centre across
     assert y + height / 2 > 160  # lower: HOG's box starts at the eyebrows

@@ -215,11 +215,11 @@ def test_query_photos_get_the_thorough_detector_when_hog_finds_no_face(
 
 def test_the_cnn_detector_never_sees_a_picture_too_small_for_it() -> None:
     """dlib's CNN reads outside its tensors on a few pixels and kills the process."""
-    from facefind.analysis.chips import DlibTools
+    from facefind.analysis.detectors import CnnDetector
 
-    tools = DlibTools()
-    assert tools.cnn_faces(np.full((8, 16, 3), 100, np.uint8)) == []
-    assert tools.cnn_faces(np.full((48, 96, 3), 100, np.uint8)) == []
+    cnn = CnnDetector()
+    assert cnn.find(np.full((8, 16, 3), 100, np.uint8)) == []
+    assert cnn.find(np.full((48, 96, 3), 100, np.uint8)) == []
 
 
 def test_a_model_that_fails_for_another_reason_is_not_called_damaged(monkeypatch, caplog) -> None:

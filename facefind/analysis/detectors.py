@@ -23,7 +23,7 @@ from typing import Protocol
 
 import numpy as np
 
-from facefind.analysis.chips import DlibTools
+from facefind.analysis.chips import DlibTools, required_model
 from facefind.geometry import Box
 
 Point = tuple[float, float]
@@ -41,47 +41,56 @@ class FoundFace:
     box: Box
     score: float
     landmarks: tuple[Point, ...] = ()
+    #: where dlib's 5-point predictor should look, when not in `box` (the detector knows its
+    #: boxes' geometry: libfacedetection's are taller than the HOG boxes it was trained on)
+    predictor_box: Box | None = None
 
     def scaled(self, factor: float) -> FoundFace:
         """The same face in pixels `factor` times as large."""
         if factor == 1.0:
             return self
-        x, y, width, height = self.box
         return FoundFace(
-            box=(
-                round(x * factor),
-                round(y * factor),
-                round(width * factor),
-                round(height * factor),
-            ),
+            box=_scaled(self.box, factor),
             score=self.score,
             landmarks=tuple((px * factor, py * factor) for px, py in self.landmarks),
+            predictor_box=None
+            if self.predictor_box is None
+            else _scaled(self.predictor_box, factor),
         )
 
-    def shape_box(self, detector: str) -> Box:
-        """The box to run dlib's 5-point shape predictor in: where HOG would have put it.
+    def shape_box(self) -> Box:
+        """The box to run dlib's 5-point shape predictor in (`predictor_box`, else `box`)."""
+        return self.predictor_box or self.box
 
-        dlib's predictor was trained inside HOG's boxes, which are wider and shorter than
-        libfacedetection's (no forehead, no chin). Measured on the 192 faces of the shared and
-        people2 albums that both find: HOG's box is libfacedetection's moved down 6.7% of its
-        height, 1.10 times as wide and 0.83 times as tall (medians). In that box the chip's
-        embedding has median cosine 0.9995 with HOG's own (0.9987 in the raw box)."""
-        if detector != "yuface":
-            return self.box
-        x, y, width, height = self.box
-        center_x = x + width / 2
-        center_y = y + height / 2 + YUFACE_TO_HOG[1] * height
-        new_width, new_height = YUFACE_TO_HOG[2] * width, YUFACE_TO_HOG[3] * height
-        return (
-            round(center_x - new_width / 2),
-            round(center_y - new_height / 2),
-            round(new_width),
-            round(new_height),
-        )
+
+def _scaled(box: Box, factor: float) -> Box:
+    x, y, width, height = box
+    return (round(x * factor), round(y * factor), round(width * factor), round(height * factor))
+
+
+def hog_like(box: Box) -> Box:
+    """Where dlib's HOG detector would have put libfacedetection's `box`: the box dlib's
+    5-point predictor was trained inside.
+
+    HOG's boxes are wider and shorter than libfacedetection's (no forehead, no chin). Measured
+    on the 192 faces of the shared and people2 albums that both find: HOG's box is
+    libfacedetection's moved down 6.7% of its height, 1.10 times as wide and 0.83 times as tall
+    (medians). In that box the chip's embedding has median cosine 0.9995 with HOG's own (0.9987
+    in the raw box)."""
+    x, y, width, height = box
+    center_x = x + width / 2
+    center_y = y + height / 2 + YUFACE_TO_HOG[1] * height
+    new_width, new_height = YUFACE_TO_HOG[2] * width, YUFACE_TO_HOG[3] * height
+    return (
+        round(center_x - new_width / 2),
+        round(center_y - new_height / 2),
+        round(new_width),
+        round(new_height),
+    )
 
 
 #: HOG's box relative to libfacedetection's: (centre dx, centre dy) in box widths and heights,
-#: then width and height ratios (medians over 192 faces; see `FoundFace.shape_box`).
+#: then width and height ratios (medians over 192 faces; see `hog_like`).
 YUFACE_TO_HOG = (0.0, 0.067, 1.10, 0.83)
 
 
@@ -112,7 +121,8 @@ class YuFaceDetector:
             if right <= x or bottom <= y:
                 continue
             points = tuple((float(row[5 + 2 * i]), float(row[6 + 2 * i])) for i in range(5))
-            found.append(FoundFace((x, y, right - x, bottom - y), float(row[0]) / 100, points))
+            box = (x, y, right - x, bottom - y)
+            found.append(FoundFace(box, float(row[0]) / 100, points, predictor_box=hog_like(box)))
         return found
 
 
@@ -160,11 +170,18 @@ def dlib_eyes(tools: DlibTools, pixels: np.ndarray, box: Box) -> tuple[Point, Po
 
 
 class CnnDetector:
-    """dlib's CNN detector (`mmod_human_face_detector`): slow, but finds turned and dark faces.
-    Run on a copy of at most `CNN_SCAN_SIZE`, upsampled once when that copy is small."""
+    """dlib's CNN detector (`mmod_human_face_detector`): slow, but finds turned, dark and small
+    faces (a query photo where the fast detector finds none; the thorough mode). Run on a copy
+    of at most `CNN_SCAN_SIZE`, upsampled once when that copy is small. An instance is used by
+    one thread at a time (detection.Lent)."""
 
     def __init__(self, tools: DlibTools | None = None) -> None:
+        import dlib
+
         self._tools = tools or DlibTools()
+        self._network = dlib.cnn_face_detection_model_v1(
+            str(required_model("mmod_human_face_detector.dat"))
+        )
 
     def find(self, pixels: np.ndarray) -> list[FoundFace]:
         from facefind.analysis.images import fit_within
@@ -173,11 +190,26 @@ class CnnDetector:
         upsample = 1 if max(scan.shape[:2]) < CNN_SCAN_SIZE // 2 else 0
         factor = pixels.shape[1] / scan.shape[1]
         return [
-            FoundFace(found.box, found.confidence, dlib_eyes(self._tools, scan, found.box)).scaled(
-                factor
-            )
-            for found in self._tools.cnn_faces(scan, upsample)
+            FoundFace(box, score, dlib_eyes(self._tools, scan, box)).scaled(factor)
+            for box, score in self._boxes(scan, upsample)
         ]
+
+    def _boxes(self, pixels: np.ndarray, upsample: int) -> list[tuple[Box, float]]:
+        """Boxes and scores (clipped to the picture and to 0..1). A picture too small to hold a
+        face it can find is not scanned: on a few pixels dlib's network reads outside its
+        tensors and kills the process."""
+        height, width = pixels.shape[:2]
+        if min(height, width) < MIN_SCAN_SIDE:
+            return []
+        found = []
+        for detection in self._network(np.ascontiguousarray(pixels), upsample):
+            rect = detection.rect
+            left, top = max(rect.left(), 0), max(rect.top(), 0)
+            right, bottom = min(rect.right(), width), min(rect.bottom(), height)
+            if right > left and bottom > top:
+                score = float(min(max(detection.confidence, 0.0), 1.0))
+                found.append(((left, top, right - left, bottom - top), score))
+        return found
 
 
 #: dlib's CNN detector scans a copy of at most this long side; its cost grows fast with the
