@@ -24,6 +24,7 @@ from facefind.ui.pages.event_page import event_page
 from facefind.ui.pages.face_tab import face_tab
 from facefind.ui.pages.people import people_tab
 from facefind.ui.pages.sidebar import sidebar_and_upload
+from facefind.ui.pages.state import session
 from facefind.ui.pages.text_tab import text_tab
 
 st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
@@ -36,11 +37,11 @@ def main() -> None:
         return
     st.title("facefind")
     upload, settings, uform, read_words = sidebar_and_upload()
-    if st.session_state.pop("forgotten", False):
+    if session().take("forgotten"):
         st.success("The album, its faces and your queries are forgotten.")
     if upload is None:
         drop_album()
-        saved = st.session_state.get("saved-index")
+        saved = session().saved_index
         if saved is not None:
             st.info(
                 f"Opened the saved index {saved.name}. Now upload, above, the zip of the album "
@@ -53,7 +54,7 @@ def main() -> None:
             "computer."
         )
         return
-    st.session_state["album-name"] = getattr(upload, "name", "album")
+    session().album_name = getattr(upload, "name", "album")
     loaded = load_album(upload, settings, uform, read_words)
     words_when_read(loaded)
     summary(loaded)

@@ -41,12 +41,16 @@ def upload_album(app: AppTest, files: dict[str, bytes], wait_for_words: bool = T
     app.main.file_uploader[0].set_value(("data.zip", zip_bytes(files), "application/zip"))
     app.run()
     assert not app.exception, app.exception
-    reading = app.session_state["album"].reading if "album" in app.session_state else None
+    reading = (
+        app.session_state["session"].album.reading
+        if "session" in app.session_state and app.session_state["session"].album
+        else None
+    )
     if wait_for_words and reading is not None:
         reading.wait(300)
         app.run()  # the page once the words are read (what its progress fragment triggers)
         assert not app.exception, app.exception
-        assert app.session_state["album"].reading is None
+        assert app.session_state["session"].album.reading is None
 
 
 def test_faces_are_searchable_while_the_bib_numbers_are_still_read(
@@ -87,7 +91,7 @@ def test_faces_are_searchable_while_the_bib_numbers_are_still_read(
         assert not matched_words(app, "4711")
     finally:
         gate.set()
-    app.session_state["album"].reading.wait(120)
+    app.session_state["session"].album.reading.wait(120)
     app.run()
     assert not app.exception
     assert not app.get("progress")
@@ -165,7 +169,7 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     app = start_app()
     upload_album(app, album_files)
     assert metrics(app) == {"Photos": "8", "Faces found": "8", "Files skipped": "1"}
-    indexed = app.session_state["album"]
+    indexed = app.session_state["session"].album
 
     app.file_uploader(key="query-photos").set_value(
         ("me.jpg", all_photos["img4.jpg"], "image/jpeg")
@@ -176,14 +180,14 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     assert ticked[0] and not any(ticked[1:]), "the largest face of a query is ticked, only it"
     found = shown_photos(app)
     assert set(found) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
-    assert app.session_state["album"] is indexed
+    assert app.session_state["session"].album is indexed
     app.button(key="faces-prepare").click().run()
     assert not app.exception
-    names, prepared = app.session_state["album"].download
+    names, prepared = app.session_state["session"].album.download
     zip_data = prepared.data
     assert set(names) == set(found) and zip_data[:2] == b"PK"
     assert app.get("download_button"), "the download button replaces the prepare button"
-    first = app.session_state["album"].index.photos.id_of(found[0])
+    first = app.session_state["session"].album.index.photos.id_of(found[0])
     app.button(key=f"faces-view-{first}").click().run()
     assert not app.exception
     large = [c for c in image_captions(app) if " of 4 · " in c]
@@ -191,17 +195,17 @@ def test_face_search_shows_the_right_photos_and_the_slider_does_not_reindex(
     assert app.button(key="large-next") and app.button(key="large-previous")  # test_browser
     assert any(button.label == "Download" for button in app.get("download_button"))
     # choose two photos: the zip holds those two only
-    second = app.session_state["album"].index.photos.id_of(found[1])
+    second = app.session_state["session"].album.index.photos.id_of(found[1])
     app.checkbox(key=f"faces-choose-{first}").check()
     app.checkbox(key=f"faces-choose-{second}").check().run()
     app.button(key="faces-prepare").click().run()
-    names, _ = app.session_state["album"].download
+    names, _ = app.session_state["session"].album.download
     assert set(names) == {found[0], found[1]}
     assert any("the 2 chosen photos" in button.label for button in app.get("download_button"))
 
     app.slider(key="level").set_value(95)
     app.run()
-    assert app.session_state["album"] is indexed, "moving the slider must not re-index"
+    assert app.session_state["session"].album is indexed, "moving the slider must not re-index"
     assert len(shown_photos(app)) < len(found)
     app.slider(key="level").set_value(100)
     app.run()
@@ -253,7 +257,7 @@ def test_text_search_tab(album_files, saved_index) -> None:
     app.text_input[0].input("red").run()
     assert not app.exception
     assert shown_photos(app)[0] == "race/red.jpg"
-    red = app.session_state["album"].index.photos.id_of("race/red.jpg")
+    red = app.session_state["session"].album.index.photos.id_of("race/red.jpg")
     app.button(key=f"text-like-{red}").click().run()
     assert not app.exception
     assert any("More like" in markdown.value for markdown in app.markdown)
@@ -291,16 +295,16 @@ def test_a_choice_that_cannot_be_had_is_said_and_indexes_nothing_again(
 
     app = start_app()
     upload_album(app, album_files)
-    indexed = app.session_state["album"]
+    indexed = app.session_state["session"].album
     monkeypatch.setattr(weight_utils, "download_weights_if_necessary", offline)
     monkeypatch.setitem(modeling.cached_models["facial_recognition"], "Facenet", None)
     app.sidebar.selectbox[0].set_value("Facenet").run()
-    assert app.session_state["album"] is indexed, "a new setting waits for Apply"
+    assert app.session_state["session"].album is indexed, "a new setting waits for Apply"
     app.button(key="settings-apply").click().run()
     assert not app.exception
     assert any("Facenet face model is not available" in w.value for w in app.sidebar.warning)
     assert app.sidebar.selectbox[0].value == "Dlib", "Settings show the model in effect"
-    assert app.session_state["album"] is indexed, "nothing indexed again for nothing"
+    assert app.session_state["session"].album is indexed, "nothing indexed again for nothing"
     assert any("In use: the Dlib face model" in c.value for c in app.sidebar.caption)
 
 
@@ -309,20 +313,20 @@ def test_a_setting_changed_with_an_album_waits_for_apply(album_files) -> None:
     asks, Cancel puts the bar back, Apply indexes again with the new bar."""
     app = start_app()
     upload_album(app, album_files)
-    indexed = app.session_state["album"]
+    indexed = app.session_state["session"].album
     bar = app.sidebar.slider(key="min-confidence")
     own = bar.value
     bar.set_value(0.9).run()
-    assert app.session_state["album"] is indexed
+    assert app.session_state["session"].album is indexed
     assert any("Apply these settings?" in w.value for w in app.sidebar.warning)
     app.button(key="settings-cancel").click().run()
     assert app.sidebar.slider(key="min-confidence").value == own
     assert not [w for w in app.sidebar.warning if "Apply these settings?" in w.value]
-    assert app.session_state["album"] is indexed
+    assert app.session_state["session"].album is indexed
     app.sidebar.slider(key="min-confidence").set_value(0.9).run()
     app.button(key="settings-apply").click().run()
     assert not app.exception
-    again = app.session_state["album"]
+    again = app.session_state["session"].album
     assert again is not indexed and again.key[1].min_confidence == 0.9
 
 
@@ -342,9 +346,10 @@ def test_forget_this_album_drops_everything(album_files) -> None:
     ]
     assert forget_buttons == [], "nothing to forget before an album is loaded"
     upload_album(app, album_files)
-    assert "album" in app.session_state
+    assert app.session_state["session"].album is not None
     app.sidebar.button[0].click().run()
     assert not app.exception
+    assert app.session_state["session"].album is None
     assert any("forgotten" in success.value for success in app.success)
     assert not app.metric, "nothing of the album is shown any more"
     assert not app.get("image") and not app.tabs, "no results, no search"
@@ -385,14 +390,16 @@ def test_a_new_album_with_the_same_names_never_gets_the_old_albums_bytes(all_pho
     )
     app.run()
     app.button(key="faces-prepare").click().run()
-    assert app.session_state["album"].download is not None
+    assert app.session_state["session"].album.download is not None
     upload_album(app, second)  # a new upload: same names, other photos
-    assert app.session_state["album"].download is None, "the old album's zip is gone"
+    assert app.session_state["session"].album.download is None, "the old album's zip is gone"
     app.button(key="faces-prepare").click().run()
     import io
     import zipfile
 
-    with zipfile.ZipFile(io.BytesIO(app.session_state["album"].download[1].data)) as archive:
+    with zipfile.ZipFile(
+        io.BytesIO(app.session_state["session"].album.download[1].data)
+    ) as archive:
         assert {name: archive.read(name) for name in archive.namelist()} == second
 
 
@@ -406,7 +413,7 @@ def test_more_like_this_and_face_results_do_not_outlive_their_album_or_query(
     )
     app.text_input[0].input("red").run()
     app.button(
-        key=f"text-like-{app.session_state['album'].index.photos.id_of('race/red.jpg')}"
+        key=f"text-like-{app.session_state['session'].album.index.photos.id_of('race/red.jpg')}"
     ).click().run()
     assert any(text.value == "More like **race/red.jpg**" for text in app.markdown)
     assert any("Only photos of the people chosen" in box.label for box in app.checkbox)
@@ -519,7 +526,7 @@ def test_people_tab_shows_everyone_and_a_persons_photos_for_download(
     assert set(shown_photos(app)) == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
     assert any("Person 1 · 4 photos" in header.value for header in app.subheader)
     app.button(key="people-prepare").click().run()
-    names, prepared = app.session_state["album"].download
+    names, prepared = app.session_state["session"].album.download
     zip_data = prepared.data
     assert set(names) == set(shown_photos(app)) and zip_data[:2] == b"PK"
     app.toggle(key="more-like-1").set_value(True).run()
@@ -537,7 +544,7 @@ def test_a_person_can_be_named_hidden_and_corrected(album_files, saved_index) ->
     app.button(key="person-1").click().run()
     app.text_input(key="name-1").input("Anna Nowak").run()
     assert any("Anna Nowak · 4 photos" in header.value for header in app.subheader)
-    couple = app.session_state["album"].index.photos.id_of("race/couple.jpg")
+    couple = app.session_state["session"].album.index.photos.id_of("race/couple.jpg")
     app.button(key=f"people-not-{couple}").click().run()
     assert not app.exception
     assert "race/couple.jpg" not in shown_photos(app)
@@ -570,7 +577,7 @@ def test_undo_is_beside_every_people_action_and_goes_back_several_steps(
     app.button(key="person-1").click().run()
     app.text_input(key="name-1").input("Anna Nowak").run()
     assert app.button(key="undo").label == "Undo: rename Person 1", "on her own page"
-    couple = app.session_state["album"].index.photos.id_of("race/couple.jpg")
+    couple = app.session_state["session"].album.index.photos.id_of("race/couple.jpg")
     app.button(key=f"people-not-{couple}").click().run()
     assert app.button(key="undo").label == "Undo: take a photo from Anna Nowak"
     app.button(key="undo").click().run()

@@ -38,15 +38,15 @@ def test_runners_search_at_once_and_never_see_each_others_queries(
     assert not first.exception and not second.exception
     assert set(shown_photos(first)) == {"img1.jpg", "img2.jpg"}
     assert shown_photos(second) == ["bib.jpg"], "the other runner's selfie is not in view"
-    assert first.session_state["album"].index is second.session_state["album"].index, (
-        "one store loaded for every session, not a copy each"
-    )
+    assert (
+        first.session_state["session"].album.index is second.session_state["session"].album.index
+    ), "one store loaded for every session, not a copy each"
     first.button(key="faces-prepare").click().run()
-    data = first.session_state["album"].download[1].data
+    data = first.session_state["session"].album.download[1].data
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert sorted(archive.namelist()) == ["img1.jpg", "img2.jpg"]
         assert archive.read("img1.jpg") == all_photos["img1.jpg"]
-    assert second.session_state["album"].download is None
+    assert second.session_state["session"].album.download is None
 
 
 def test_a_photo_gone_from_the_folder_is_left_out_and_every_other_photo_served(

@@ -81,7 +81,7 @@ def test_an_app_session_writes_nothing(
     app.run()
     app.button(key="faces-prepare").click().run()
     assert not app.exception
-    assert app.session_state["album"].download[1].data[:2] == b"PK"
+    assert app.session_state["session"].album.download[1].data[:2] == b"PK"
     assert temporary_files() == before_tmp
     new_in_project = {
         path

@@ -26,7 +26,7 @@ from facefind.search.people_editor import PeopleEditor
 from facefind.sources.archive import Album
 from facefind.stores.npz import AlbumIndex
 from facefind.ui.pages.results import slug
-from facefind.ui.pages.state import LoadedAlbum, face_embedder, photo_text_model, plural
+from facefind.ui.pages.state import LoadedAlbum, face_embedder, photo_text_model, plural, session
 
 
 def album_key(upload, settings: FaceSettings, uform: str, read_words: bool) -> tuple:
@@ -39,20 +39,20 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     """The indexed album of this session, indexing it once per (upload, settings in effect):
     a choice that cannot be had here (FaceNet offline) is said, and indexes nothing again
     when what is in effect is what the album was indexed with."""
-    saved = st.session_state.get("saved-index")
+    saved = session().saved_index
     if saved is not None:
         return open_saved(upload, saved)
     embedder = face_embedder(settings)
     in_effect = embedder.in_effect
     if in_effect.model != settings.model:  # say so, and show the model in effect in Settings
-        st.session_state["settings-notices"] = list(embedder.notices)
-        st.session_state["face-model-in-effect"] = in_effect.model
-        st.session_state.pop("applied-settings", None)  # what is in effect is what applies
+        session().settings_notices = list(embedder.notices)
+        session().face_model_in_effect = in_effect.model
+        session().take("applied_settings")  # what is in effect is what applies
         st.rerun()
-    for notice in st.session_state.get("settings-notices", []) + embedder.notices:
+    for notice in session().settings_notices + embedder.notices:
         st.sidebar.warning(notice)  # in view, not folded: the choice did not take effect
     key = album_key(upload, in_effect, uform, read_words)
-    loaded: LoadedAlbum | None = st.session_state.get("album")
+    loaded: LoadedAlbum | None = session().album
     if loaded is not None and loaded.key == key:
         return loaded
     drop_album()  # a new zip or new settings: drop the old one first
@@ -66,13 +66,13 @@ def load_album(upload, settings: FaceSettings, uform: str, read_words: bool) -> 
     loaded = LoadedAlbum(key, album, index, notices, seconds)
     if read_words:  # faces are searchable now; the bib numbers follow (facefind.indexing.reading)
         loaded.reading = BackgroundReading(index, album, WordReader())
-    st.session_state["album"] = loaded
+    session().album = loaded
     return loaded
 
 
 def drop_album() -> None:
     """Forget this session's album, stopping the reading of its words."""
-    loaded: LoadedAlbum | None = st.session_state.pop("album", None)
+    loaded: LoadedAlbum | None = session().take("album")
     if loaded is not None and loaded.reading is not None:
         loaded.reading.cancel()
 
@@ -103,7 +103,7 @@ def reading_progress(loaded: LoadedAlbum) -> None:
 def open_saved(upload, saved) -> LoadedAlbum:
     """The album with the index the user saved before: nothing is indexed again."""
     key = (upload.file_id, saved.file_id)
-    loaded: LoadedAlbum | None = st.session_state.get("album")
+    loaded: LoadedAlbum | None = session().album
     if loaded is not None and loaded.key == key:
         return loaded
     drop_album()
@@ -120,7 +120,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
     notes = PeopleNotes.saved_with(index)
     if notes:  # the names, merges and corrections saved with it
         loaded.editor = PeopleEditor(notes)
-    st.session_state["album"] = loaded
+    session().album = loaded
     return loaded
 
 
@@ -165,7 +165,7 @@ def summary(loaded: LoadedAlbum) -> None:
             if index.skipped:
                 rows = [{"file": item.name, "why": item.reason} for item in index.skipped]
                 st.dataframe(rows, hide_index=True, width="stretch")
-    stem = str(st.session_state.get("album-name", "album")).rsplit(".", 1)[0]
+    stem = str(session().album_name).rsplit(".", 1)[0]
     if not isinstance(index, AlbumIndex) or not index.photos:  # an event's, or nothing to save
         return
     st.sidebar.download_button(

@@ -10,7 +10,7 @@ import streamlit as st
 
 from facefind.ui.event import event_floor, runner_message
 from facefind.ui.pages.face_tab import face_tab
-from facefind.ui.pages.state import LoadedAlbum, plural, shared_event
+from facefind.ui.pages.state import LoadedAlbum, plural, session, shared_event
 from facefind.ui.pages.text_tab import text_tab
 from facefind.ui.serving import bound_memory, bound_uploads
 
@@ -31,10 +31,10 @@ def event_page(where: str) -> None:
         event.refresh()
     except Exception as error:  # the page is drawn as it was; a search says if it fails too
         runner_message(error)
-    loaded: LoadedAlbum | None = st.session_state.get("album")
+    loaded: LoadedAlbum | None = session().album
     if loaded is None or loaded.key != ("event", where):
         loaded = LoadedAlbum(("event", where), event.album, event.store, event=event)
-        st.session_state["album"] = loaded
+        session().album = loaded
     loaded.album, loaded.index, loaded.floor = event.album, event.store, event_floor()
     st.write(
         f"{plural(event.photo_count(), 'photo')} of this event. Take a selfie or type your "

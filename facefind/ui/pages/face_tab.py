@@ -21,7 +21,7 @@ from facefind.search.faces import (
 from facefind.search.results import PhotoHit, plain_text
 from facefind.ui.gallery import face_crops, person_colour
 from facefind.ui.pages.results import results_grid, slug
-from facefind.ui.pages.state import PHOTO_TYPES, LoadedAlbum, face_embedder
+from facefind.ui.pages.state import PHOTO_TYPES, LoadedAlbum, face_embedder, session
 from facefind.ui.serving import EVENT_UPLOAD_MB
 
 #: A query photo is one picture: a selfie or a phone photo is a few MB; the album's 2 GB bound
@@ -137,7 +137,7 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
     if len(chosen) > 1:
         # kept apart from the widget's own state, which Streamlit drops while the radio is
         # not shown (one person chosen), so the choice survives a change of query photos
-        saved = st.session_state.get("match-mode", MATCH_LABELS[0])
+        saved = session().match_mode or MATCH_LABELS[0]
         label = st.radio(
             "Photos with",
             MATCH_LABELS,
@@ -145,7 +145,7 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
             horizontal=True,
             key="mode",
         )
-        st.session_state["match-mode"] = label
+        session().match_mode = label
         mode = "all" if label == MATCH_LABELS[1] else "any"
     level = st.slider(
         "Level of similarity (%)",

@@ -14,7 +14,7 @@ from facefind.search.people_editor import PeopleEditor
 from facefind.search.results import PhotoHit
 from facefind.ui.gallery import face_crops
 from facefind.ui.pages.results import results_grid, slug
-from facefind.ui.pages.state import LoadedAlbum, plural
+from facefind.ui.pages.state import LoadedAlbum, plural, session
 
 WALL_COLUMNS = 6
 
@@ -78,13 +78,13 @@ def undo_people(loaded: LoadedAlbum) -> None:
 
 
 def ask_merge(ids: list[int]) -> None:
-    st.session_state["merge-asked"] = ids
+    session().merge_asked = ids
 
 
 def merge_people(loaded: LoadedAlbum, ids: list[int]) -> None:
     """Before the rerun: the confirmed people become one (the smallest id), for this session."""
     people_editor(loaded).merge(ids)
-    st.session_state.pop("merge-asked", None)
+    session().take("merge_asked")
     st.session_state["merge-mode"] = False
     for person_id in ids:
         st.session_state.pop(f"merge-{person_id}", None)
@@ -174,7 +174,7 @@ def face_wall(loaded: LoadedAlbum, people: list[Person], merging: bool) -> None:
 def merge_controls(loaded: LoadedAlbum, chosen: list[Person]) -> None:
     """Ask before merging: a merge joins their photos for the whole session (Undo reverts)."""
     ids = [person.id for person in chosen]
-    if st.session_state.get("merge-asked") == ids and len(ids) >= 2:
+    if session().merge_asked == ids and len(ids) >= 2:
         names = ", ".join(person_label(loaded, person) for person in chosen)
         st.warning(f"Merge {len(ids)} people into one? {names}.")
         yes, no = st.columns(2)

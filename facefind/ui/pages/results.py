@@ -12,7 +12,7 @@ from PIL import ImageOps
 
 from facefind.search.results import PhotoHit, plain_text
 from facefind.ui.gallery import outlined_photo, outlined_thumbnail
-from facefind.ui.pages.state import LoadedAlbum, plural
+from facefind.ui.pages.state import LoadedAlbum, plural, session
 
 COLUMNS = 4
 
@@ -30,7 +30,8 @@ LARGE_VIEW_ASPECT = 4 / 3
 @st.dialog("Photo", width="large")
 def show_large(loaded: LoadedAlbum, hits: list[PhotoHit], position: int) -> None:
     """One result, large, with the previous and next results and its own download."""
-    position = st.session_state.get("large-position", position) % len(hits)
+    shown = session().large_position
+    position = (position if shown is None else shown) % len(hits)
     hit = hits[position]
     data = loaded.album.read(loaded.album.entry(hit.name))
     picture = outlined_photo(data, hit)
@@ -42,10 +43,10 @@ def show_large(loaded: LoadedAlbum, hits: list[PhotoHit], position: int) -> None
     )
     back, forward, save = st.columns(3)
     if back.button("Previous", key="large-previous", icon=":material/chevron_left:"):
-        st.session_state["large-position"] = position - 1
+        session().large_position = position - 1
         st.rerun(scope="fragment")
     if forward.button("Next", key="large-next", icon=":material/chevron_right:"):
-        st.session_state["large-position"] = position + 1
+        session().large_position = position + 1
         st.rerun(scope="fragment")
     save.download_button(
         "Download",
@@ -87,7 +88,7 @@ def results_grid(
                 st.checkbox("Choose", key=f"{key}-choose-{hit.photo}")
                 view, more = st.columns(2)
                 if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
-                    st.session_state.pop("large-position", None)
+                    session().take("large_position")
                     show_large(loaded, hits, start + hits[start : start + COLUMNS].index(hit))
                 if like:
                     more.button(

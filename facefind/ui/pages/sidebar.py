@@ -17,6 +17,7 @@ from facefind.config import (
     preferred_detector,
 )
 from facefind.ui.pages.album import drop_album
+from facefind.ui.pages.state import session
 
 
 def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
@@ -25,8 +26,8 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
         with st.expander("Settings"):
             st.caption("Changing any of these indexes the album again, once you apply them.")
             defaults = FaceSettings()
-            if "face-model-in-effect" in st.session_state:  # the choice could not be had
-                st.session_state["face-model"] = st.session_state.pop("face-model-in-effect")
+            if session().face_model_in_effect is not None:  # the choice could not be had
+                st.session_state["face-model"] = session().take("face_model_in_effect")
                 follow_the_model()
             model = st.selectbox(
                 "Face model",
@@ -83,25 +84,25 @@ def sidebar_and_upload() -> tuple[object | None, FaceSettings, str, bool]:
             type=["facefind"],
             help="An index saved from here (or by `facefind index`) with the same album: the "
             "album is not indexed again. It holds face data: keep it private.",
-            key=f"index-upload-{st.session_state.get('generation', 0)}",
+            key=f"index-upload-{session().generation}",
         )
-        generation = st.session_state.get("generation", 0)
+        generation = session().generation
         if saved is not None or st.session_state.get(f"album-upload-{generation}") is not None:
             st.button(  # only when there is something to forget
                 "Forget this album",
                 help="Drops the album, its faces and your queries now.",
                 on_click=forget,
             )
-    st.session_state["saved-index"] = saved
+    session().saved_index = saved
     return album_uploader(), *applied
 
 
 def applied_settings(chosen: AlbumSettings) -> tuple[FaceSettings, str, bool]:
     """The settings the album is indexed with: what is chosen while no album is loaded; once
     one is, a change waits for Apply (it indexes the whole album again), or Cancel."""
-    applied: AlbumSettings | None = st.session_state.get("applied-settings")
-    if applied is None or st.session_state.get("album") is None:
-        applied = st.session_state["applied-settings"] = chosen
+    applied: AlbumSettings | None = session().applied_settings
+    if applied is None or session().album is None:
+        applied = session().applied_settings = chosen
     elif chosen != applied:
         st.warning("Apply these settings? The album is indexed again with them.")
         apply, cancel = st.columns(2)
@@ -111,7 +112,7 @@ def applied_settings(chosen: AlbumSettings) -> tuple[FaceSettings, str, bool]:
 
 
 def apply_settings(chosen: AlbumSettings) -> None:
-    st.session_state["applied-settings"] = chosen
+    session().applied_settings = chosen
 
 
 def restore_settings(applied: AlbumSettings) -> None:
@@ -126,7 +127,7 @@ def restore_settings(applied: AlbumSettings) -> None:
 
 
 def model_chosen() -> None:
-    st.session_state.pop("settings-notices", None)
+    session().take("settings_notices")
     follow_the_model()
 
 
@@ -146,7 +147,7 @@ def album_uploader():
     small button, and an open sidebar covers the progress of the indexing), folded once an
     album is loaded so that results come first."""
     # a new key after "Forget this album" gives an empty uploader
-    key = f"album-upload-{st.session_state.get('generation', 0)}"
+    key = f"album-upload-{session().generation}"
     loaded = getattr(st.session_state.get(key), "name", None)
     with st.expander(f"Album: {loaded}" if loaded else "Your album", expanded=not loaded):
         return st.file_uploader(
@@ -159,9 +160,9 @@ def album_uploader():
 
 def forget() -> None:
     """Drop everything this session holds: the album, its index, the queries, the uploads."""
-    generation = st.session_state.get("generation", 0)
+    generation = session().generation
     drop_album()
     for key in list(st.session_state):
         del st.session_state[key]
-    st.session_state["generation"] = generation + 1
-    st.session_state["forgotten"] = True
+    session().generation = generation + 1
+    session().forgotten = True

@@ -5,14 +5,13 @@ loads once for every session (`st.cache_resource`).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import streamlit as st
 
 from facefind.analysis.faces import FaceEmbedder
 from facefind.analysis.semantic import PhotoTextModel
-from facefind.config import (
-    FaceSettings,
-)
+from facefind.config import AlbumSettings, FaceSettings
 from facefind.indexing.reading import BackgroundReading
 from facefind.search.people_editor import PeopleEditor
 from facefind.sources.archive import PhotoSource, PhotoZip
@@ -72,3 +71,34 @@ PLURALS = {"person": "people"}
 
 def plural(count: int, noun: str) -> str:
     return f"{count} {noun if count == 1 else PLURALS.get(noun, noun + 's')}"
+
+
+@dataclass
+class Session:
+    """Everything one browser session carries from one part of the page, or one rerun, to the
+    next: one typed object in `st.session_state` (widgets keep their own keyed values)."""
+
+    album: LoadedAlbum | None = None
+    #: a saved index opened in the sidebar, waiting for the album it was made from
+    saved_index: Any = None
+    album_name: str = "album"  # the uploaded zip's name, for the saved index's file name
+    #: the settings the loaded album was indexed with (a change waits for Apply)
+    applied_settings: AlbumSettings | None = None
+    settings_notices: list[str] = field(default_factory=list)  # fallbacks said when indexing
+    face_model_in_effect: str | None = None  # the model used when the chosen one was missing
+    generation: int = 0  # bumped by Forget, so the uploaders start empty
+    forgotten: bool = False  # say "forgotten" once, on the page after Forget
+    match_mode: str | None = None  # "any"/"all", kept while the radio is hidden
+    merge_asked: list[int] | None = None  # the people whose merge waits for confirmation
+    large_position: int | None = None  # the result shown in the larger view
+
+    def take(self, name: str) -> Any:
+        """The value, reset to its default (what was said once, or used up)."""
+        value = getattr(self, name)
+        setattr(self, name, getattr(Session(), name))
+        return value
+
+
+def session() -> Session:
+    """This browser session's state."""
+    return st.session_state.setdefault("session", Session())
