@@ -85,14 +85,19 @@ def run_runners(store, kind: str, people: np.ndarray, args, rng) -> dict:
     return report
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def event_arguments(doc: str, searches: int) -> argparse.ArgumentParser:
+    """The options every event benchmark takes: the store's size and kind, searches each."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
     parser.add_argument("--faces", type=int, default=100_000)
-    parser.add_argument("--runners", type=int, default=20)
-    parser.add_argument("--searches", type=int, default=10)
-    parser.add_argument("--pg", action="store_true", help="PostgreSQL (pgserver) store")
-    parser.add_argument("--url", help="an existing PostgreSQL database")
+    parser.add_argument("--searches", type=int, default=searches)
+    parser.add_argument("--pg", action="store_true", help="a PostgreSQL (pgserver) store")
     parser.add_argument("--json", action="store_true")
+    return parser
+
+
+def main() -> int:
+    parser = event_arguments(__doc__, searches=10)
+    parser.add_argument("--runners", type=int, default=20)
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)

@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from bench_event import rss_mib  # noqa: E402
+from bench_event import event_arguments, rss_mib  # noqa: E402
 from bench_search import synthetic_index  # noqa: E402
 from pg_database import database  # noqa: E402
 from shared_data import ROOT, shared_faces_folder  # noqa: E402
@@ -176,13 +176,9 @@ def hostile(args: argparse.Namespace) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--faces", type=int, default=100_000)
+    parser = event_arguments(__doc__, searches=3)
     parser.add_argument("--sessions", type=int, default=8)
-    parser.add_argument("--searches", type=int, default=3)
-    parser.add_argument("--pg", action="store_true", help="serve a PostgreSQL (pgserver) store")
     parser.add_argument("--hostile", type=int, default=0, help="hostile upload sessions")
-    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     _one_parse_at_a_time()
     index = event_index(args.faces)

@@ -81,6 +81,15 @@ def streamlit_server(log: Path, env: dict[str, str]):
             server.wait(timeout=30)
 
 
+@contextlib.contextmanager
+def served_event(tmp_path: Path, event_index: Path, all_photos):
+    """`streamlit run app.py` serving the event; its URL, and a runner's selfie to upload."""
+    selfie = tmp_path / "me.jpg"
+    selfie.write_bytes(all_photos["img5.jpg"])
+    with streamlit_server(tmp_path / "event.log", {"FACEFIND_EVENT": str(event_index)}) as url:
+        yield url, selfie
+
+
 @pytest.fixture(scope="module")
 def app_url(tmp_path_factory, tiny_uform: Path):
     log = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
@@ -285,10 +294,7 @@ def test_an_event_serves_two_runners_at_once_each_their_own_photos(
     """Event mode on a real server: two browsers at once, one searching by selfie and one by
     bib number; each sees only its own results, and nothing offers an album upload."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    selfie = tmp_path / "me.jpg"
-    selfie.write_bytes(all_photos["img5.jpg"])
-    log = tmp_path / "streamlit.log"
-    with streamlit_server(log, {"FACEFIND_EVENT": str(event_index)}) as url:
+    with served_event(tmp_path, event_index, all_photos) as (url, selfie):
         with sync_api.sync_playwright() as playwright:
             browser = launch_chromium(playwright)
             try:
@@ -376,10 +382,7 @@ def test_an_event_server_refuses_an_upload_past_a_selfies_bound_sent_past_the_br
     from facefind.ui.serving import EVENT_UPLOAD_MB
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    selfie = tmp_path / "me.jpg"
-    selfie.write_bytes(all_photos["img5.jpg"])
-    log = tmp_path / "event-server.log"
-    with streamlit_server(log, {"FACEFIND_EVENT": str(event_index)}) as url:
+    with served_event(tmp_path, event_index, all_photos) as (url, selfie):
         with sync_api.sync_playwright() as playwright:
             with browser_page(playwright, 900, "browser-event-upload.png") as page:
                 uploads = []
