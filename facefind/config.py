@@ -6,6 +6,7 @@ The dataclasses are frozen so that a set of settings can be hashed: the app cach
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 #: Face models facefind offers; both give 128-D embeddings. Dlib's weights ship with the
@@ -168,3 +169,35 @@ class ImageLimits:
     #: A decompression bomb is refused before its pixels are allocated (30000x30000 = 900 MP).
     max_pixels: int = 200_000_000
     thumbnail_size: int = 384
+
+
+#: facefind's own environment variables (the libraries' own, such as DEEPFACE_BACKEND_ENGINE,
+#: are set for them in analysis/runtime.py before they are imported).
+DEBUG_ENV = "FACEFIND_DEBUG"  # tracebacks for developers
+EVENT_ENV = "FACEFIND_EVENT"  # the store a server started without arguments serves
+EVENT_FLOOR_ENV = "FACEFIND_EVENT_FLOOR"  # the organiser's floor under a runner's bar
+UFORM_MODEL_ENV = "FACEFIND_UFORM_MODEL"  # the UForm model: a hub name or a local folder
+DEEPFACE_HOME_ENV = "DEEPFACE_HOME"  # where DeepFace keeps its weights (default: home)
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The environment variables facefind reads, read in this one place. Read when asked
+    (`Environment.now()`), not once at import: a server's tests change them between sessions."""
+
+    debug: bool
+    event: str | None
+    event_floor: str | None
+    uform_model: str | None
+    deepface_home: str | None
+
+    @classmethod
+    def now(cls) -> Environment:
+        read = os.environ.get
+        return cls(
+            debug=bool(read(DEBUG_ENV)),
+            event=read(EVENT_ENV) or None,
+            event_floor=read(EVENT_FLOOR_ENV) or None,
+            uform_model=read(UFORM_MODEL_ENV) or None,
+            deepface_home=read(DEEPFACE_HOME_ENV) or None,
+        )

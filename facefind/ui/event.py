@@ -14,12 +14,12 @@ see and reported in the organiser's log; every other photo is served.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from facefind.config import Environment
 from facefind.errors import FacefindError, NoFaceError, PhotoError
 from facefind.search.results import PhotoHit
 from facefind.sources.folders import open_album
@@ -27,15 +27,11 @@ from facefind.stores.base import IndexStore
 from facefind.stores.opening import open_store
 from facefind.stores.urls import is_store_url
 
-#: The environment variable naming the event's store (an index file or a postgresql:// URL),
-#: for a server started without arguments.
-EVENT_ENV = "FACEFIND_EVENT"
 #: The lowest similarity bar a runner may choose (`--floor`, else $FACEFIND_EVENT_FLOOR, else
 #: this): lower, a runner could page through everyone's photos. The lowest bar that kept
 #: precision >= 0.95 on both labelled albums (bench_accuracy.py --min-score, shared / people2:
 #: 45% 0.944 / 0.875, 47% 1.0 / 0.933, 48% 1.0 / 0.949, 49% 1.0 / 0.966, 50% 1.0 / 0.982).
 EVENT_FLOOR = 49
-EVENT_FLOOR_ENV = "FACEFIND_EVENT_FLOOR"
 #: What a runner is told when anything but their own photo went wrong (the details go to the
 #: organiser's log): never an address, an internal name or an organiser's instruction.
 RUNNER_BUSY = "The event is busy: try again in a moment."
@@ -54,12 +50,12 @@ def _argument(name: str, argv: list[str] | None) -> str | None:
 
 def event_location(argv: list[str] | None = None) -> str | None:
     """The store given as `streamlit run app.py -- --event STORE`, else $FACEFIND_EVENT."""
-    return _argument("--event", argv) or os.environ.get(EVENT_ENV) or None
+    return _argument("--event", argv) or Environment.now().event
 
 
 def event_floor(argv: list[str] | None = None) -> int:
     """The organiser's floor under the similarity bar (`--floor N`, $FACEFIND_EVENT_FLOOR)."""
-    given = _argument("--floor", argv) or os.environ.get(EVENT_FLOOR_ENV)
+    given = _argument("--floor", argv) or Environment.now().event_floor
     try:
         floor = int(given) if given else EVENT_FLOOR
     except ValueError:
