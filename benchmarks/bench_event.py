@@ -98,6 +98,7 @@ def event_arguments(doc: str, searches: int) -> argparse.ArgumentParser:
 def main() -> int:
     parser = event_arguments(__doc__, searches=10)
     parser.add_argument("--runners", type=int, default=20)
+    parser.add_argument("--url", help="an existing PostgreSQL database")
     args = parser.parse_args()
 
     rng = np.random.default_rng(0)
