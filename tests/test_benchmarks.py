@@ -154,3 +154,23 @@ def test_bib_benchmark_counts_found_and_missed_bibs(faces_dir, tmp_path: Path) -
             assert [(m["bib"], m["photo"]) for m in who["misses"]] == [("4040", "in17.jpg")]
             assert "123" in who["misses"][0]["read"]
             assert who["read_ms_per_photo"] > 0
+
+
+def test_served_event_benchmark_runs_runners_and_hostile_sessions(faces_dir) -> None:
+    """bench_served.py: real sessions of the app on an event; every selfie search finds the
+    person's photos, and every 196 MP PNG is refused."""
+    env = {**os.environ, "FACEFIND_TEST_FACES": str(faces_dir)}
+    common = [sys.executable, "benchmarks/bench_served.py", "--faces", "2000", "--json"]
+    runs = [["--sessions", "2", "--searches", "1"], ["--hostile", "2"]]
+    reports = []
+    for extra in runs:
+        result = subprocess.run(
+            common + extra, capture_output=True, text=True, cwd=ROOT, env=env, timeout=600
+        )
+        assert result.returncode == 0, result.stderr
+        reports.append(json.loads(result.stdout.strip().splitlines()[-1]))
+    load, hostile = reports
+    assert (load["sessions"], load["searches"], load["errors"]) == (2, 2, 0)
+    assert load["p95_ms"] >= load["median_ms"] > 0
+    assert hostile["bombs_refused"] == hostile["hostile_sessions"] == 2
+    assert hostile["rss_peak_mib"] >= hostile["rss_before_mib"] > 0
