@@ -98,6 +98,29 @@ def test_a_script_without_a_main_guard_runs_once(tmp_path: Path, faces_dir: Path
     assert done.stdout.splitlines() == ["indexed 1"]
 
 
+def test_the_standard_process_pool_breaks_in_the_same_script(tmp_path: Path) -> None:
+    """Why the standard library's ProcessPoolExecutor cannot serve as the helper pool (issue
+    26 asked): with `spawn` (the only start method safe beside the threads that decode photos,
+    and the default on macOS and Windows) it re-runs a script without a main guard in the
+    child, which cannot start a pool of its own there: the pool breaks and the script fails,
+    where facefind's helper (above) indexes from such a script."""
+    script = tmp_path / "pool.py"
+    script.write_text(
+        "import multiprocessing\n"
+        "from concurrent.futures import ProcessPoolExecutor\n"
+        "print('started', flush=True)\n"
+        "context = multiprocessing.get_context('spawn')\n"
+        "with ProcessPoolExecutor(1, mp_context=context) as pool:\n"
+        "    print(pool.submit(abs, -1).result())\n"
+    )
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert done.stdout.splitlines() == ["started", "started"], "the child ran the script again"
+    assert "BrokenProcessPool" in done.stderr
+
+
 def test_a_request_stuck_in_the_pipe_does_not_stop_the_replies(embedder, crops) -> None:
     """A batch (~600 KB) is ten times the pipe: while it is being written, the thread that
     reads replies must still get the lock it needs, or helper and indexer wait on each other."""
