@@ -14,7 +14,8 @@ from facefind.analysis.faces import FaceEmbedder
 from facefind.analysis.words import Word
 from facefind.config import EMBEDDING_SIZE, face_settings
 from facefind.errors import IndexFileError
-from facefind.indexing.builder import IndexBuilder, build_index, index_into
+from facefind.indexing.builder import IndexBuilder, build_index
+from facefind.indexing.chunks import index_into
 from facefind.search.faces import search_faces
 from facefind.search.people import group_people
 from facefind.sources.folders import open_album

@@ -4,21 +4,19 @@ face_process.py) and the Ray runner (cluster.py) index in chunks, resume where a
 stopped, and report skipped files and progress (progress.py); reading.py reads the words of
 an album already indexed, in the background of the app.
 
-A new runner takes an album, an `IndexBuilder` and a `PartsStore`, as `index_into` and
-`index_on_ray` do.
+One orchestration (chunks.py: chunks, resume, skipped files, progress) serves every runner; a
+new runner is a `ChunkRunner` that indexes chunks and gives each one's index back as it
+finishes, as `LocalRunner` and `cluster.RayRunner` do.
 """
 
-from facefind.indexing.builder import (
-    IndexBuilder,
-    PartsStore,
-    build_index,
-    changed_photos,
-    index_into,
-)
+from facefind.indexing.builder import IndexBuilder, build_index, changed_photos
+from facefind.indexing.chunks import ChunkRunner, LocalRunner, PartsStore, index_into
 from facefind.indexing.progress import IndexingRate
 
 __all__ = [
+    "ChunkRunner",
     "IndexBuilder",
+    "LocalRunner",
     "IndexingRate",
     "PartsStore",
     "build_index",

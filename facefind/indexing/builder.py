@@ -11,10 +11,10 @@ from __future__ import annotations
 import logging
 import os
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from typing import Any, BinaryIO, Protocol
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -28,7 +28,6 @@ from facefind.geometry import Box
 from facefind.indexing.face_process import FaceEmbeddingProcess
 from facefind.indexing.progress import Progress
 from facefind.sources.archive import Album, PhotoEntry, PhotoSource, Skipped
-from facefind.sources.folders import PartOfAlbum
 from facefind.stores.base import IndexStore, IndexTarget, PhotoTable
 from facefind.stores.npz import AlbumIndex, PhotoInfo
 
@@ -236,6 +235,15 @@ class IndexBuilder:
                 if progress:
                     progress(done, total)
 
+    def skipped_only(self, skipped: Sequence[Skipped]) -> AlbumIndex:
+        """An index of no photo that records files skipped (a chunk no photo of which could be
+        read, or a resumed run that found only unreadable new files)."""
+        self.embedder.load()
+        embedder = self.embedder
+        return AlbumIndex(
+            embedder.model_name, embedder.detector, embedder.in_effect, skipped=list(skipped)
+        )
+
     def usable_photo_model(self) -> PhotoTextModel | None:
         """The UForm model if it can be loaded (said once if not); without it faces are indexed
         all the same."""
@@ -344,18 +352,6 @@ def build_index(
     return IndexBuilder(embedder, photo_model, word_reader=word_reader).build(album, progress)
 
 
-#: Photos indexed, then written to a store, at a time: what an interrupted run can lose.
-STORE_CHUNK = 256
-
-
-class PartsStore(Protocol):
-    """Where an index made in parts goes, each part as soon as it is done (a PostgresStore,
-    or cluster.JoinedParts); the names it holds are not indexed again."""
-
-    def done_photos(self) -> set[str]: ...
-    def add(self, part: AlbumIndex) -> None: ...
-
-
 def changed_photos(
     store: IndexStore | IndexTarget, album: PhotoSource
 ) -> tuple[list[str], list[str]]:
@@ -371,33 +367,3 @@ def changed_photos(
         if entry.size != info.size:
             changed.append(info.name)
     return changed, vanished
-
-
-def still_to_index(store: PartsStore, album: PhotoSource) -> tuple[list[PhotoEntry], list[Skipped]]:
-    """The album's photos, and the files it skipped, that the store does not hold yet."""
-    done = store.done_photos()
-    pending = [entry for entry in album if entry.name not in done]
-    return pending, [item for item in album.skipped if item.name not in done]
-
-
-def index_into(
-    store: PartsStore,
-    album: PhotoSource,
-    builder: IndexBuilder,
-    progress: Progress | None = None,
-    chunk: int = STORE_CHUNK,
-) -> tuple[int, int]:
-    """Index the photos of `album` that the store does not hold yet, `chunk` at a time, each
-    chunk written as soon as it is done: a run stopped part way continues where it stopped and
-    embeds no finished photo again. Returns (photos indexed now, photos already there)."""
-    pending, skipped = still_to_index(store, album)
-    total = len(pending)
-    for start in range(0, total, chunk):
-        part = PartOfAlbum(album, pending[start : start + chunk], skipped if start == 0 else ())
-
-        def step(finished: int, _: int, offset: int = start) -> None:
-            if progress:
-                progress(offset + finished, total)
-
-        store.add(builder.build(part, step))
-    return total, len(album) - total

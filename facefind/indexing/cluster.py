@@ -11,8 +11,8 @@ photos a store holds are not sent again. Only this module imports Ray, and only 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,8 @@ from facefind.analysis.semantic import PhotoTextModel
 from facefind.analysis.words import WordReader
 from facefind.config import ImageLimits, IndexingSettings
 from facefind.errors import FacefindError, PhotoError
-from facefind.indexing.builder import IndexBuilder, PartsStore, still_to_index
+from facefind.indexing.builder import IndexBuilder
+from facefind.indexing.chunks import PartsStore, index_in_chunks
 from facefind.indexing.progress import Progress
 from facefind.sources.archive import PhotoEntry, PhotoSource, Skipped
 from facefind.stores.npz import AlbumIndex
@@ -123,75 +124,59 @@ def index_on_ray(
     """Index the album's photos the store does not hold yet on `workers` actors (default: one
     per CPU of the cluster), adding each chunk's index to the store as it arrives. Returns
     (photos indexed now, photos already there)."""
-    pending, skipped = still_to_index(store, album)
-    if not pending:
-        return 0, len(album)
-    builder.embedder.load()  # the settings in effect, resolved once here, travel to the workers
-    photo_model = builder.usable_photo_model()  # not to be had: said here, once, not per worker
-    count = workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
-    actor = ray.remote(num_cpus=1)(IndexWorker)
-    pool = [
-        actor.remote(builder.embedder, photo_model, builder.word_reader, builder.image_limits)
-        for _ in range(min(count, -(-len(pending) // chunk)))
-    ]
-    run = _Run(ray, store, skipped, progress)
-    try:
-        for turn, (photos, unreadable) in enumerate(_chunks(album, pending, chunk)):
-            run.skipped += unreadable
-            run.finished += len(unreadable)
-            if len(run.in_flight) >= 2 * len(pool):  # bounded: photos do not pile up in memory
-                run.collect_one(len(pending))
-            if photos:
-                run.in_flight[pool[turn % len(pool)].index.remote(photos)] = len(photos)
-        while run.in_flight:
-            run.collect_one(len(pending))
-        if run.skipped:  # files that could not be read, after the last chunk
-            store.add(
-                AlbumIndex(
-                    builder.embedder.model_name,
-                    builder.embedder.detector,
-                    builder.embedder.in_effect,
-                    skipped=run.skipped,
-                )
-            )
-    finally:
-        for worker in pool:
-            ray.kill(worker)
-    return len(pending), len(album) - len(pending)
+    return index_in_chunks(store, album, builder, RayRunner(ray, builder, workers), chunk, progress)
 
 
-class _Run:
-    """The chunks in flight, and what has been written so far."""
+class RayRunner:
+    """Chunks indexed by Ray actors (`IndexWorker`, one core each, the models loaded once per
+    actor): the photos' bytes read here and sent, at most two chunks per actor in flight, each
+    chunk's index given back as it finishes."""
 
-    def __init__(
-        self, ray: Any, store: PartsStore, skipped: list[Skipped], progress: Progress | None
-    ) -> None:
-        self.ray, self.store, self.skipped, self.progress = ray, store, skipped, progress
-        self.in_flight: dict[Any, int] = {}
-        self.finished = 0
+    def __init__(self, ray: Any, builder: IndexBuilder, workers: int | None = None) -> None:
+        self.ray, self.builder, self.workers = ray, builder, workers
 
-    def collect_one(self, total: int) -> None:
-        """Wait for the next chunk to finish and add it (and the files skipped so far) to the
-        store at once."""
-        ready, _ = self.ray.wait(list(self.in_flight), num_returns=1)
-        self.finished += self.in_flight.pop(ready[0])
-        part: AlbumIndex = self.ray.get(ready[0])
-        if self.skipped:
-            part = replace(part, skipped=[*self.skipped, *part.skipped])
-            self.skipped = []
-        self.store.add(part)
-        if self.progress:
-            self.progress(self.finished, total)
+    def run(
+        self, album: PhotoSource, chunks: list[list[PhotoEntry]], done: Callable[[int], None]
+    ) -> Iterator[AlbumIndex]:
+        ray, builder = self.ray, self.builder
+        builder.embedder.load()  # the settings in effect, resolved once here, travel along
+        photo_model = builder.usable_photo_model()  # not to be had: said here, once
+        count = self.workers or max(1, int(ray.cluster_resources().get("CPU", 1)))
+        actor = ray.remote(num_cpus=1)(IndexWorker)
+        pool = [
+            actor.remote(builder.embedder, photo_model, builder.word_reader, builder.image_limits)
+            for _ in range(min(count, len(chunks)))
+        ]
+        in_flight: dict[Any, int] = {}
+
+        def finished() -> AlbumIndex:
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            done(in_flight.pop(ready[0]))
+            return ray.get(ready[0])
+
+        try:
+            for turn, (photos, unreadable) in enumerate(_chunks(album, chunks)):
+                if unreadable:  # skipped as the local builder skips them
+                    done(len(unreadable))
+                    yield builder.skipped_only(unreadable)
+                if len(in_flight) >= 2 * len(pool):  # bounded: photos do not pile up in memory
+                    yield finished()
+                if photos:
+                    in_flight[pool[turn % len(pool)].index.remote(photos)] = len(photos)
+            while in_flight:
+                yield finished()
+        finally:
+            for worker in pool:
+                ray.kill(worker)
 
 
 def _chunks(
-    album: PhotoSource, entries: list[PhotoEntry], size: int
+    album: PhotoSource, chunks: list[list[PhotoEntry]]
 ) -> Iterator[tuple[list[tuple[str, int, bytes]], list[Skipped]]]:
-    """The photos' bytes, `size` at a time, and the photos that could not be read (skipped
-    with the reason, as the local builder skips them)."""
-    for start in range(0, len(entries), size):
+    """Each chunk's photos' bytes, and the photos that could not be read (with the reason)."""
+    for entries in chunks:
         photos, unreadable = [], []
-        for entry in entries[start : start + size]:
+        for entry in entries:
             try:
                 photos.append((entry.name, entry.size, album.read(entry)))
             except PhotoError as error:

@@ -21,7 +21,8 @@ from facefind.config import (
     face_settings,
 )
 from facefind.errors import FacefindError, ModelUnavailableError
-from facefind.indexing.builder import IndexBuilder, changed_photos, describe_photos, index_into
+from facefind.indexing.builder import IndexBuilder, changed_photos, describe_photos
+from facefind.indexing.chunks import index_into
 from facefind.indexing.progress import IndexingRate
 from facefind.search.curation import forget_people, remove_photos
 from facefind.search.faces import query_faces, search_faces, stack_embeddings
