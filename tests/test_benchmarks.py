@@ -71,9 +71,11 @@ def test_index_benchmark_runs_on_a_tiny_album(faces_dir, tiny_uform) -> None:
     assert report["facefind"]["photos"] == 2 and report["baseline"]["photos"] == 1
     for pipeline in ("baseline", "facefind"):
         figures = report[pipeline]
-        # the rate is the photos over the time it printed (seconds are rounded to 0.1)
-        rate = figures["photos"] / figures["seconds"]
-        assert figures["photos_per_s"] == pytest.approx(rate, rel=0.1)
+        # the rate is the photos over the time it printed (seconds are rounded to 0.1: a fast
+        # run of 0.3 s can be 0.25-0.35 s)
+        slowest = figures["photos"] / (figures["seconds"] + 0.05)
+        fastest = figures["photos"] / max(figures["seconds"] - 0.05, 1e-9)
+        assert slowest * 0.99 <= figures["photos_per_s"] <= fastest * 1.01
         assert figures["peak_rss_mib"] > 100, "the models alone take more than 100 MiB"
         assert figures["with_images"], "UForm photo embeddings were computed too"
     # both photos' people found by one query each, and nothing else

@@ -205,10 +205,13 @@ def test_the_photo_step_turns_bytes_into_a_record_and_never_raises_for_a_bad_pho
 
 def test_steps_travel_to_another_process_without_their_models() -> None:
     embedder = FaceEmbedder(FaceSettings(model="Dlib"), notify=lambda message: None)
+    embedder.load()
     step = AnalysePhoto(embedder, PhotoTextModel("some/uform"), WordReader(read_size=999))
     copy = pickle.loads(pickle.dumps(step))
     assert copy.embedder.requested == embedder.requested
-    assert copy.embedder._detector is None and copy.embedder._notify is None
+    assert copy.embedder.in_effect == embedder.in_effect, "the settings in effect travel"
+    assert embedder.loaded and not copy.embedder.loaded, "the model does not: loaded there"
+    assert copy.embedder._notify is None
     assert copy.word_reader is not None and copy.word_reader.read_size == 999
     assert copy.photo_model is not None and copy.photo_model.name == "some/uform"
     assert pickle.loads(pickle.dumps(EmbedFaces("Dlib"))) == EmbedFaces("Dlib")

@@ -25,7 +25,7 @@ from facefind.analysis.images import DecodedPhoto, decode_photo
 from facefind.analysis.models import resolve_settings
 from facefind.analysis.runtime import (
     MODEL_WEIGHT_FILES,
-    ShipsWithoutModels,
+    LoadsOnce,
     deepface,
     dlib_model_file,
 )
@@ -106,7 +106,7 @@ def decode_for_faces(
     return photo, photo.shrunk(scan)
 
 
-class FaceEmbedder(ShipsWithoutModels):
+class FaceEmbedder(LoadsOnce[FaceDetector]):
     """Detects and embeds faces with DeepFace, loading the model once, on first use.
 
     If the default model's weights are missing and cannot be downloaded (offline), it falls
@@ -125,11 +125,10 @@ class FaceEmbedder(ShipsWithoutModels):
 
     #: A copy sent to another process keeps the settings in effect (resolved once, here) and
     #: builds its own detector from them; the notices' callback stays here.
-    _runtime_state = ("_detector", "_lock", "_notify")
+    _runtime_state = (*LoadsOnce._runtime_state, "_notify")
 
     def _fresh_runtime_state(self) -> None:
-        self._detector: FaceDetector | None = None
-        self._lock = threading.Lock()
+        super()._fresh_runtime_state()
         self._notify = getattr(self, "_notify", None)
 
     @property
@@ -151,23 +150,19 @@ class FaceEmbedder(ShipsWithoutModels):
         """The detector actually used (after any fallback)."""
         return self.in_effect.detector
 
-    def load(self) -> None:
-        """Build the face model and detector now (DeepFace caches them); explicit, so that the
-        cost and any notice come where the caller chooses (the app's spinner, the CLI's start)."""
-        with self._lock:
-            if self._in_effect is None:
-                self._in_effect = resolve_settings(self.requested, self._say)
-            if self._detector is None:
-                self._detector = FaceDetector(self._in_effect, self._in_effect.model)
+    def _load_model(self) -> FaceDetector:
+        """The settings in effect (once: a copy in another process keeps them) and the
+        detector and aligner for them (DeepFace caches the face model itself)."""
+        if self._in_effect is None:
+            self._in_effect = resolve_settings(self.requested, self._say)
+        return FaceDetector(self._in_effect, self._in_effect.model)
 
     def detect(
         self, photo: DecodedPhoto, preview: DecodedPhoto | None = None, thorough: bool = False
     ) -> list[DetectedFace]:
         """Faces in the photo that pass the confidence and size bars, largest first, aligned for
         the model (see detection.FaceDetector.detect)."""
-        self.load()
-        assert self._detector is not None
-        return self._detector.detect(photo, preview, thorough)
+        return self.model.detect(photo, preview, thorough)
 
     def _say(self, message: str) -> None:
         self.notices.append(message)

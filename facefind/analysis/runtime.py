@@ -12,8 +12,10 @@ import functools
 import logging
 import os
 import shutil
+import threading
 from pathlib import Path
 from types import ModuleType
+from typing import Generic, TypeVar
 
 from facefind.config import Environment
 
@@ -113,3 +115,42 @@ class ShipsWithoutModels:
     def __setstate__(self, state: dict) -> None:
         self.__dict__.update(state)
         self._fresh_runtime_state()
+
+
+Model = TypeVar("Model")
+
+
+class LoadsOnce(ShipsWithoutModels, Generic[Model]):
+    """A model loaded once per process, on first use or when `load()` is called (so that its
+    cost and any notice come where the caller chooses), safely from several threads: one
+    loads, the others wait, and once loaded no call takes a lock. Pickled without it, so a copy
+    in a helper process or a Ray worker loads its own. Subclasses say how (`_load_model`)."""
+
+    _runtime_state: tuple[str, ...] = ("_loading", "_model")
+
+    def _fresh_runtime_state(self) -> None:
+        self._loading = threading.Lock()
+        self._model: Model | None = None
+
+    def _load_model(self) -> Model:
+        raise NotImplementedError
+
+    def load(self) -> None:
+        """Load the model now, if it is not loaded yet."""
+        self.model  # noqa: B018 (loading is the point)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether this process has loaded the model yet."""
+        return self._model is not None
+
+    @property
+    def model(self) -> Model:
+        """The loaded model (loaded now if need be)."""
+        model = self._model
+        if model is None:
+            with self._loading:
+                if self._model is None:
+                    self._model = self._load_model()
+                model = self._model
+        return model

@@ -11,7 +11,6 @@ with Pillow instead, with the model's own normalisation.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps
 
-from facefind.analysis.runtime import ShipsWithoutModels
+from facefind.analysis.runtime import LoadsOnce
 from facefind.config import UFORM_MODEL_ENV, Environment
 from facefind.errors import ModelUnavailableError
 from facefind.vectors import l2_normalize
@@ -81,23 +80,16 @@ def _from_hub(name: str) -> ModelFiles:
     )
 
 
-class PhotoTextModel(ShipsWithoutModels):
-    """UForm's image and text encoders, loaded once, giving unit-length embeddings."""
-
-    _runtime_state = ("_lock", "_loaded")
+class PhotoTextModel(LoadsOnce[tuple]):
+    """UForm's image and text encoders, loaded once, giving unit-length embeddings (their ONNX
+    Runtime sessions run from several threads at once)."""
 
     def __init__(self, name: str | None = None) -> None:
         self.name = configured_model(name)
         self._fresh_runtime_state()
 
-    def _fresh_runtime_state(self) -> None:
-        self._lock = threading.Lock()
-        self._loaded: tuple | None = None
-
-    def load(self) -> None:
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._build(locate_model(self.name))
+    def _load_model(self) -> tuple:
+        return self._build(locate_model(self.name))
 
     @staticmethod
     def _build(files: ModelFiles) -> tuple:
@@ -124,15 +116,11 @@ class PhotoTextModel(ShipsWithoutModels):
 
     @property
     def preprocess(self) -> ImagePreprocessor:
-        self.load()
-        assert self._loaded is not None
-        return self._loaded[0]
+        return self.model[0]
 
     def embed_images(self, batch: np.ndarray) -> np.ndarray:
         """Unit-length embeddings of preprocessed photos, `(n, 3, S, S)` -> `(n, D)`."""
-        self.load()
-        assert self._loaded is not None
-        _, encoder, _, _ = self._loaded
+        _, encoder, _, _ = self.model
         embeddings = encoder.encode(
             np.ascontiguousarray(batch, dtype=np.float32), return_features=False
         )
@@ -144,9 +132,7 @@ class PhotoTextModel(ShipsWithoutModels):
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-length embeddings of descriptions."""
-        self.load()
-        assert self._loaded is not None
-        _, _, processor, encoder = self._loaded
+        _, _, processor, encoder = self.model
         return l2_normalize(encoder.encode(processor(list(texts)), return_features=False))
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from facefind.analysis.images import DecodedPhoto, fit_within
 from facefind.analysis.openvino_models import OpenVinoModel, openvino_installed
-from facefind.analysis.runtime import ShipsWithoutModels
+from facefind.analysis.runtime import LoadsOnce
 from facefind.errors import ModelUnavailableError
 from facefind.geometry import Box
 
@@ -66,10 +66,12 @@ class Word:
     confidence: float
 
 
-class WordReader(ShipsWithoutModels):
-    """Reads the words of photos; one RapidOCR instance per thread, made on first use."""
+class WordReader(LoadsOnce[tuple]):
+    """Reads the words of photos: RapidOCR's text models loaded once per process and shared by
+    the threads (text_model), and a RapidOCR instance of this thread's own around them, made on
+    first use (its pre- and post-processing keep state between calls)."""
 
-    _runtime_state = ("_local",)
+    _runtime_state = (*LoadsOnce._runtime_state, "_local")
 
     def __init__(
         self,
@@ -84,30 +86,32 @@ class WordReader(ShipsWithoutModels):
         self._fresh_runtime_state()
 
     def _fresh_runtime_state(self) -> None:
+        super()._fresh_runtime_state()
         self._local = threading.local()
 
-    def load(self) -> None:
-        """Make this thread's reader now, so that a missing package is said before indexing."""
-        self._ocr()
+    def _load_model(self) -> tuple:
+        """RapidOCR and its two models (a missing package is said before indexing starts)."""
+        try:
+            from rapidocr_onnxruntime import RapidOCR
+        except ImportError as error:
+            raise ModelUnavailableError(
+                "Reading words in photos needs the rapidocr-onnxruntime package: "
+                "reinstall the requirements."
+            ) from error
+        return RapidOCR, text_model(DETECTION_MODEL), text_model(RECOGNITION_MODEL)
 
     def _ocr(self):
         ocr = getattr(self._local, "ocr", None)
         if ocr is None:
-            try:
-                from rapidocr_onnxruntime import RapidOCR
-            except ImportError as error:
-                raise ModelUnavailableError(
-                    "Reading words in photos needs the rapidocr-onnxruntime package: "
-                    "reinstall the requirements."
-                ) from error
-            ocr = RapidOCR(
+            rapid_ocr, detection, recognition = self.model
+            ocr = rapid_ocr(
                 intra_op_num_threads=1,
                 inter_op_num_threads=1,
                 det_unclip_ratio=UNCLIP_RATIO,
                 use_cls=False,  # photos are upright once EXIF is applied
             )
-            ocr.text_det.infer = text_model(DETECTION_MODEL)
-            ocr.text_rec.session = text_model(RECOGNITION_MODEL)
+            ocr.text_det.infer = detection
+            ocr.text_rec.session = recognition
             self._local.ocr = ocr
         return ocr
 
