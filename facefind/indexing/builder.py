@@ -30,6 +30,7 @@ from facefind.indexing.progress import Progress
 from facefind.sources.archive import Album, PhotoEntry, PhotoSource, Skipped
 from facefind.stores.base import IndexStore, IndexTarget, PhotoTable
 from facefind.stores.npz import AlbumIndex, PhotoInfo
+from facefind.stores.opening import check_album_of
 
 log = logging.getLogger("facefind")
 
@@ -307,12 +308,8 @@ def add_photo_embeddings(
 def indexed_entries(index: IndexStore, album: PhotoSource) -> list[PhotoEntry]:
     """The album's entry for each photo of the index, in photo order: reading them again
     (describe, words) needs the very album the index was made from."""
-    try:
-        return [album.entry(info.name) for info in index.photos]
-    except KeyError as missing:
-        raise FacefindError(
-            f"This album is not the one the index was made from ({missing.args[0]} is missing)."
-        ) from None
+    check_album_of(index, album)
+    return [album.entry(info.name) for info in index.photos]
 
 
 def describe_photos(

@@ -4,6 +4,7 @@ only then: the laptop path never needs one)."""
 from __future__ import annotations
 
 from facefind.errors import FacefindError
+from facefind.sources.archive import PhotoSource
 from facefind.stores.base import IndexStore, IndexTarget
 from facefind.stores.urls import is_store_url
 
@@ -36,3 +37,15 @@ def open_for_indexing(where: str) -> IndexTarget:
     from facefind.stores.parts import IndexFileParts
 
     return IndexFileParts(where)
+
+
+def check_album_of(index: IndexStore, album: PhotoSource, album_name: str = "the album") -> None:
+    """Refuse an album that is not the one the index was made from (a photo of the index is
+    not in it): its photos would be read under the index's names (the app's saved index, the
+    CLI's `describe`, `words` and `--export`)."""
+    missing = album.missing(info.name for info in index.photos)
+    if missing:
+        raise FacefindError(
+            f"This index was made from another album: {missing[0]} is not in {album_name}. "
+            "Give the album it was made from."
+        )

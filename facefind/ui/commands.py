@@ -33,7 +33,7 @@ from facefind.sources.archive import PhotoSource
 from facefind.sources.folders import open_album
 from facefind.stores.base import IndexStore, IndexTarget
 from facefind.stores.npz import AlbumIndex, is_index_file
-from facefind.stores.opening import open_for_indexing, open_store
+from facefind.stores.opening import check_album_of, open_for_indexing, open_store
 from facefind.stores.urls import is_store_url, safe_url
 from facefind.ui.reports import (
     notify,
@@ -347,6 +347,7 @@ def run_people(args: argparse.Namespace) -> int:
     if args.export:
         if args.album_zip and not is_index_file(args.album_zip[0]):
             album = _open_album(args.album_zip)
+            check_album_of(index, album, " ".join(args.album_zip))
         elif album is None and index.sources:  # indexed from the command line: from there
             album = _open_album(list(index.sources))
         elif args.album_zip or album is None:  # an index file: its photos are not in it

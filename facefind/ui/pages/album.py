@@ -17,7 +17,6 @@ from facefind.config import (
     FaceSettings,
     detector_name,
 )
-from facefind.errors import FacefindError
 from facefind.indexing.builder import IndexBuilder
 from facefind.indexing.progress import IndexingRate
 from facefind.indexing.reading import BackgroundReading
@@ -25,6 +24,7 @@ from facefind.search.people import PeopleNotes
 from facefind.search.people_editor import PeopleEditor
 from facefind.sources.archive import Album
 from facefind.stores.npz import AlbumIndex
+from facefind.stores.opening import check_album_of
 from facefind.ui.pages.results import slug
 from facefind.ui.pages.state import LoadedAlbum, face_embedder, photo_text_model, plural, session
 
@@ -109,12 +109,7 @@ def open_saved(upload, saved) -> LoadedAlbum:
     drop_album()
     album = Album(upload.getvalue())
     index = AlbumIndex.load(io.BytesIO(saved.getvalue()))
-    missing = album.missing(info.name for info in index.photos)
-    if missing:
-        raise FacefindError(
-            f"This index was made from another album: {missing[0]} is not in {upload.name}. "
-            "Upload the album it was made from, or remove the saved index to index this one."
-        )
+    check_album_of(index, album, upload.name)
     notices = [f"Opened the saved index {saved.name}: nothing was indexed again."]
     loaded = LoadedAlbum(key, album, index, notices)
     notes = PeopleNotes.saved_with(index)
