@@ -154,7 +154,7 @@ class PostgresStore:
         self._forget_cached()
 
     def _forget_cached(self) -> None:
-        for cached in ("photos", "face_count", "_meta"):
+        for cached in ("photos", "face_count", "_meta", "_opted_out"):
             self.__dict__.pop(cached, None)
 
     @cached_property
@@ -279,6 +279,11 @@ class PostgresStore:
         return self
 
     def opted_out(self) -> np.ndarray:
+        return self._opted_out
+
+    @cached_property
+    def _opted_out(self) -> np.ndarray:
+        """Read once until the store changes (every search asks it)."""
         if self.schema < 2:
             return np.zeros((0, EMBEDDING_SIZE), np.float32)
         rows = self._query("SELECT embedding FROM opted_out ORDER BY id")
