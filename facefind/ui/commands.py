@@ -131,8 +131,9 @@ def run_index(args: argparse.Namespace) -> int:
         )
     target.add_sources(sources)
     _repair(target, album, args.prune)
-    if len(target.opted_out()):
-        _say_opted_out(len(target.opted_out()))
+    opted_out = len(target.opted_out())
+    if opted_out:
+        _say_opted_out(opted_out)
     said = ""
     if args.ray:
         from facefind.indexing.cluster import connect, index_on_ray

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 
 #: A query photo's bound in an event (a phone photo is 2-15 MB); the album mode's uploader
 #: takes 50 MB, and the album zip 2 GB.
@@ -56,3 +57,11 @@ def bound_memory() -> bool:
     return bool(mallopt(_M_ARENA_MAX, MALLOC_ARENAS)) and bool(
         mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)
     )
+
+
+@functools.cache
+def serve_publicly() -> None:
+    """Set a public event server's bounds, once per server process (a runner's every page
+    run asks): uploads bounded and kept in memory, memory bounded under many sessions."""
+    bound_uploads()
+    bound_memory()

@@ -12,15 +12,14 @@ from facefind.ui.event import event_floor, runner_message
 from facefind.ui.pages.face_tab import face_tab
 from facefind.ui.pages.state import LoadedAlbum, plural, session, shared_event
 from facefind.ui.pages.text_tab import text_tab
-from facefind.ui.serving import bound_memory, bound_uploads
+from facefind.ui.serving import serve_publicly
 
 
 def event_page(where: str) -> None:
     """An organiser's event: no upload; a runner finds their photos by selfie or bib number.
     Their query and results live in their own session; the store is shared, and followed as
     photos are indexed while the event is served."""
-    bound_uploads()  # the server's own bound on uploads, and none spooled to disk
-    bound_memory()  # memory under many sessions at once: what the photos at once need
+    serve_publicly()  # the server's own bounds on uploads and memory, set once
     st.title("Find your photos")
     try:
         event = shared_event(where)

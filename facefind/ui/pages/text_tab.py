@@ -54,7 +54,7 @@ def text_tab(loaded: LoadedAlbum, face_hits: list[PhotoHit] | None) -> None:
     if text.strip():
         number = text.strip()
         file_name = f"bib-{number}.zip" if number.isdigit() else f"photos-{slug(text)}.zip"
-        hits = text_hits(loaded, text, count, within)
+        hits = text_hits(loaded, text, count, within, described)
         if hits or loaded.reading is None:  # while the words are read, the note says it all
             results_grid(loaded, hits, "text", like=described, file_name=file_name)
     elif picture is not None:
@@ -68,12 +68,13 @@ NO_WORDS = WordResults([], [])
 
 
 def text_hits(
-    loaded: LoadedAlbum, text: str, count: int, within: list[PhotoHit] | None
+    loaded: LoadedAlbum, text: str, count: int, within: list[PhotoHit] | None, described: bool
 ) -> list[PhotoHit]:
     """Photos whose written words match first (and, when asked, the other photos of whoever
-    wears them), then the best described ones where the album was described."""
+    wears them), then the best described ones where the album was described (`described`:
+    asked once per page, a database answers it with a query)."""
     index = loaded.index
-    model = photo_text_model(str(index.photo_model)) if index.described() else None
+    model = photo_text_model(str(index.photo_model)) if described else None
     if loaded.reading is not None:
         left = loaded.reading.total - loaded.reading.done
         st.info(
