@@ -29,8 +29,7 @@ class Forgotten:
 
 def remove_photos(store: IndexStore, names: Sequence[str]) -> tuple[IndexStore, list[str]]:
     """The store without these photos, and which of the names it held (the others are said)."""
-    held = {info.name for info in store.photos}
-    found = [name for name in dict.fromkeys(names) if name in held]
+    found = [name for name in dict.fromkeys(names) if store.photos.id_of(name) is not None]
     return (store.remove(found) if found else store), found
 
 
