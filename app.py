@@ -25,9 +25,11 @@ from facefind.ui.pages.face_tab import face_tab
 from facefind.ui.pages.people import people_tab
 from facefind.ui.pages.sidebar import sidebar_and_upload
 from facefind.ui.pages.state import session
+from facefind.ui.pages.style import page_style
 from facefind.ui.pages.text_tab import text_tab
 
 st.set_page_config(page_title="facefind", page_icon="🔎", layout="wide")
+page_style()
 
 
 def main() -> None:

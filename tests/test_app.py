@@ -446,7 +446,8 @@ def test_the_same_query_photo_twice_is_shown_once(album_files, saved_index, all_
 
 def test_several_query_photos_share_one_compact_row(album_files, saved_index, all_photos) -> None:
     """Three query photos: one caption and one row of faces, not a row each, so the results
-    stay near the top; the first face of each photo is ticked."""
+    stay near the top; the first face of each photo is ticked, and the chosen faces are framed
+    in their outline colour where they are, with no second row of them as a legend."""
     app = start_app()
     open_indexed(app, album_files, saved_index)
     names = ("img4.jpg", "img2.jpg", "couple.jpg")
@@ -456,10 +457,12 @@ def test_several_query_photos_share_one_compact_row(album_files, saved_index, al
     app.run()
     assert not app.exception
     assert [c.value for c in app.caption if "tick who to look for" in c.value] == [
-        "Faces in img4.jpg, img2.jpg, couple.jpg: tick who to look for"
+        "Faces in img4.jpg, img2.jpg, couple.jpg: tick who to look for, framed in the colour "
+        "their photos are outlined in"
     ]
     ticks = [box for box in app.checkbox if str(box.key).startswith("pick-")]
     assert len(ticks) >= 4 and sum(box.value for box in ticks) == 3
+    assert not [c for c in image_captions(app) if c.startswith("person ")], "no legend row"
 
 
 def test_what_the_screen_says(album_files, all_photos) -> None:

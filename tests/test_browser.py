@@ -198,12 +198,71 @@ def search_and_download(page, app_url: str, album: Path, query: Path, all_photos
 
 
 def larger_view_steps_through_the_results(page, count: int) -> None:
-    """ "Larger" opens the first result; Next shows the second without leaving the view."""
+    """At 1400x1000, "Larger" shows every result (portraits too) whole, with its buttons on
+    screen; the arrow keys step through them, round from the last to the first."""
+    page.set_viewport_size({"width": 1400, "height": 1000})
     page.get_by_role("button", name="Larger").first.click()
     dialog = page.get_by_role("dialog")
+    for position in range(1, count + 1):
+        dialog.get_by_text(f"{position} of {count} · ").wait_for()
+        assert_larger_view_fits(page, 1400, 1000)
+        page.keyboard.press("ArrowRight")
     dialog.get_by_text(f"1 of {count} · ").wait_for()
+    page.keyboard.press("ArrowLeft")
+    dialog.get_by_text(f"{count} of {count} · ").wait_for()
     dialog.get_by_role("button", name="Next").click()
-    dialog.get_by_text(f"2 of {count} · ").wait_for()
+    dialog.get_by_text(f"1 of {count} · ").wait_for()
+    page.keyboard.press("Escape")
+    dialog.wait_for(state="hidden")
+    page.set_viewport_size({"width": 1280, "height": 1100})
+
+
+#: The larger view's photo, loaded, and where it and its buttons are on the screen.
+LARGER_VIEW_BOXES = """() => {
+    const dialog = document.querySelector('[role="dialog"]');
+    const image = dialog && dialog.querySelector('[data-testid="stImage"] img');
+    if (!image || !image.complete || !image.naturalWidth) return null;
+    const buttons = [...dialog.querySelectorAll('button')]
+        .filter(button => /(Previous|Next|Download)/.test(button.innerText));
+    if (buttons.length < 3) return null;  // drawn after the photo
+    return [image, ...buttons].map(element => {
+        const box = element.getBoundingClientRect();
+        return {what: element.innerText || 'photo', top: box.top, left: box.left,
+                bottom: box.bottom, right: box.right};
+    });
+}"""
+
+
+def assert_larger_view_fits(page, width: int, height: int) -> None:
+    boxes = page.wait_for_function(LARGER_VIEW_BOXES).json_value()
+    assert len(boxes) == 4, boxes  # the photo, Previous, Next, Download
+    for box in boxes:
+        inside = box["top"] >= 0 and box["left"] >= 0
+        assert inside and box["bottom"] <= height and box["right"] <= width, box
+
+
+def larger_view_zooms_on_a_phone(page) -> None:
+    """On a phone the larger view fits, its buttons on screen; 2x draws the photo twice the
+    view's width in a frame a finger pans."""
+    page.get_by_role("button", name="Larger").first.click()
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_text("1 of ").wait_for()
+    assert_larger_view_fits(page, 390, 844)
+    dialog.get_by_text("2×", exact=True).click()
+    frame = dialog.locator(".st-key-large-photo-2x")
+    frame.wait_for()
+    sizes = page.wait_for_function(
+        """() => {
+            const frame = document.querySelector('.st-key-large-photo-2x');
+            const image = frame && frame.querySelector('img');
+            if (!image || !image.complete || !image.naturalWidth) return null;
+            frame.scrollLeft = 100;
+            return {image: image.getBoundingClientRect().width, frame: frame.clientWidth,
+                    scrolled: frame.scrollLeft};
+        }"""
+    ).json_value()
+    assert abs(sizes["image"] - 2 * sizes["frame"]) <= 2, sizes
+    assert sizes["scrolled"] > 0, "the zoomed photo pans"
     page.keyboard.press("Escape")
     dialog.wait_for(state="hidden")
 
@@ -327,7 +386,8 @@ def test_on_a_phone_people_read_most_photos_first_and_a_person_opens_in_view(
 ) -> None:
     """390x844: the album upload is on the page (no sidebar to find), the wall reads
     most-photos-first in the order a phone stacks it, choosing a person shows their photos on
-    screen without scrolling, and the larger view fits the screen."""
+    screen without scrolling, two results across, and the larger view fits the screen and
+    zooms."""
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
     album = tmp_path / "data.zip"
     names = PERSON01 + OTHERS + ["couple.jpg", "img4.jpg", "img7.jpg", "img17.jpg"]
@@ -355,11 +415,11 @@ def test_on_a_phone_people_read_most_photos_first_and_a_person_opens_in_view(
             assert first_photo is not None and first_photo["y"] < 844, "a photo is on screen"
             if os.environ.get("FACEFIND_SCREENSHOT"):
                 page.screenshot(path=str(ROOT / "docs" / "people-phone.png"))
-            page.get_by_role("button", name="Larger").first.click()
-            picture = page.get_by_role("dialog").locator("img").first
-            picture.wait_for()
-            frame = picture.bounding_box()
-            assert frame is not None and frame["x"] >= 0 and frame["x"] + frame["width"] <= 390
+            grid = page.locator("[class*='st-key-grid-people'] [data-testid='stImage'] img")
+            first, second = (grid.nth(number).bounding_box() for number in (0, 1))
+            assert first and second and first["y"] == second["y"], "two results side by side"
+            assert first["width"] < 195 and second["x"] > first["x"] + first["width"]
+            larger_view_zooms_on_a_phone(page)
         except Exception:
             artifacts = ROOT / "test-artifacts"
             artifacts.mkdir(exist_ok=True)

@@ -77,8 +77,9 @@ def faces_of(
 
 
 def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -> list[tuple]:
-    """Every face of the query pictures in one compact row (a few query photos do not push
-    the results below the fold), each with a checkbox; returns the chosen (face, crop)."""
+    """Every face of the query pictures in one compact, wrapping row, each with a checkbox;
+    a chosen face is framed in the colour its matches are outlined with (no second row of
+    the same faces as a legend). Returns the chosen (face, crop)."""
     embedder = face_embedder(loaded.index.settings)
     #: (picture digest, the face's place in its picture, the face, its crop)
     found: list[tuple[str, int, Face, Image.Image]] = []
@@ -95,28 +96,25 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
         found += [(digest, number, face, crop) for number, (face, crop) in pairs]
     if not found:
         return []
-    st.caption(f"Faces in {plain_text(', '.join(names))}: tick who to look for")
-    columns = st.columns(QUERY_COLUMNS)
+    ticked = [  # the boxes' values before they are drawn: the frames come before the boxes
+        st.session_state.get(f"pick-{digest}-{number}", number == 0)
+        for digest, number, _, _ in found
+    ]
+    several = sum(ticked) > 1
+    hint = ", framed in the colour their photos are outlined in" if several else ""
+    st.caption(f"Faces in {plain_text(', '.join(names))}: tick who to look for{hint}")
     chosen: list[tuple] = []
-    for position, (digest, number, face, crop) in enumerate(found):
-        with columns[position % QUERY_COLUMNS]:
-            st.image(crop, width=96)
-            if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
-                chosen.append((face, crop))
+    with st.container(horizontal=True, key="faces-query"):  # wraps, on a phone too
+        for (digest, number, face, crop), tick in zip(found, ticked, strict=True):
+            with st.container():
+                shown = crop
+                if several and tick:
+                    colour = person_colour(len(chosen))
+                    shown = ImageOps.expand(crop.resize((150, 150)), border=5, fill=colour)
+                st.image(shown, width="stretch")
+                if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
+                    chosen.append((face, crop))
     return chosen
-
-
-#: Query faces in a row: three query photos of three faces each fit in one.
-QUERY_COLUMNS = 10
-
-
-def legend(chosen: list[tuple]) -> None:
-    """The chosen faces framed in the colour their matches are outlined with."""
-    st.caption("Looking for (matches are outlined in the same colour):")
-    columns = st.columns(8)
-    for person, (_, crop) in enumerate(chosen):
-        framed = ImageOps.expand(crop.resize((72, 72)), border=5, fill=person_colour(person))
-        columns[person % len(columns)].image(framed, caption=f"person {person + 1}")
 
 
 MATCH_LABELS = ["any of them", "all of them together"]
@@ -131,8 +129,6 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
     chosen = choose_people(loaded, pictures)
     if not chosen:
         return None
-    if len(chosen) > 1:
-        legend(chosen)
     mode: MatchMode = "any"
     if len(chosen) > 1:
         # kept apart from the widget's own state, which Streamlit drops while the radio is

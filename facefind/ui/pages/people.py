@@ -16,9 +16,6 @@ from facefind.ui.gallery import face_crops
 from facefind.ui.pages.results import results_grid, slug
 from facefind.ui.pages.state import LoadedAlbum, plural, session
 
-WALL_COLUMNS = 6
-
-
 #: People seen in one photo are shown folded, at most this many faces (each is a crop to make).
 ONCE_SHOWN = 48
 
@@ -133,11 +130,11 @@ def people_tab(loaded: LoadedAlbum) -> None:
         merge_controls(
             loaded, [person for person in shown if st.session_state.get(f"merge-{person.id}")]
         )
-    face_wall(loaded, wall, merging)
+    face_wall(loaded, wall, merging, "wall-people")
     if once:
         title = f"{plural(len(once), 'person')} seen in one photo"
         with st.expander(title):
-            face_wall(loaded, once[:ONCE_SHOWN], merging)
+            face_wall(loaded, once[:ONCE_SHOWN], merging, "wall-once")
             if len(once) > ONCE_SHOWN:
                 st.caption(f"…and {len(once) - ONCE_SHOWN} more.")
     hidden = [person for person in people.people if editor.is_hidden(person.id)]
@@ -152,14 +149,17 @@ def people_tab(loaded: LoadedAlbum) -> None:
                 )
 
 
-def face_wall(loaded: LoadedAlbum, people: list[Person], merging: bool) -> None:
-    """One face per person, in rows (so a phone, which stacks the columns, keeps the order),
-    each with the button that opens their page, or a tick when merging."""
-    for start in range(0, len(people), WALL_COLUMNS):
-        row = people[start : start + WALL_COLUMNS]
-        for column, person in zip(st.columns(WALL_COLUMNS), row, strict=False):
-            with column:
-                st.image(person_face(loaded, person.face), caption=person_label(loaded, person))
+def face_wall(loaded: LoadedAlbum, people: list[Person], merging: bool, key: str) -> None:
+    """One face per person in a wrapping row (six across on a laptop, three on a phone, in
+    reading order), each with the button that opens their page, or a tick when merging."""
+    with st.container(horizontal=True, key=key):
+        for person in people:
+            with st.container():
+                st.image(
+                    person_face(loaded, person.face),
+                    caption=person_label(loaded, person),
+                    width="stretch",
+                )
                 if merging:
                     st.checkbox("Same person", key=f"merge-{person.id}")
                 else:
@@ -192,14 +192,15 @@ def merge_controls(loaded: LoadedAlbum, chosen: list[Person]) -> None:
 
 def person_page(loaded: LoadedAlbum, person: Person) -> None:
     """A person's own page: their photos at once, at the top, with what can be done."""
-    st.button(
-        "Back to everyone",
-        key="people-back",
-        on_click=choose_person,
-        args=(loaded, None),
-        icon=":material/arrow_back:",
-    )
-    undo_button(loaded)
+    with st.container(horizontal=True):  # Undo beside Back, in view after "Not this person"
+        st.button(
+            "Back to everyone",
+            key="people-back",
+            on_click=choose_person,
+            args=(loaded, None),
+            icon=":material/arrow_back:",
+        )
+        undo_button(loaded)
     st.subheader(f"{person_label(loaded, person)} · {plural(len(person.photos), 'photo')}")
     with st.expander("Name or hide this person"):  # folded: their photos come first, in view
         st.text_input(

@@ -14,47 +14,52 @@ from facefind.search.results import PhotoHit, plain_text
 from facefind.ui.gallery import outlined_photo, outlined_thumbnail
 from facefind.ui.pages.state import LoadedAlbum, plural, session
 
-COLUMNS = 4
-
 
 def show_like(loaded: LoadedAlbum, photo: int | None) -> None:
     """Before the rerun: switch the text tab to photos like this one (None: back)."""
     loaded.like = photo
 
 
-#: The larger view is at least this wide for its height: a portrait photo is shown on a
-#: landscape canvas, so that it fits a phone's width and a laptop's height alike.
-LARGE_VIEW_ASPECT = 4 / 3
+#: Zoom levels of the larger view: how many times the window's width the photo is drawn, and
+#: the longest side it is decoded at for that (more pixels only when they can be seen).
+ZOOMS = {"Fit": (1, 1600), "2×": (2, 3200), "4×": (4, 6400)}
 
 
 @st.dialog("Photo", width="large")
 def show_large(loaded: LoadedAlbum, hits: list[PhotoHit], position: int) -> None:
-    """One result, large, with the previous and next results and its own download."""
+    """One result, as large as the window allows with its buttons in view; zoomed on request
+    (a phone's screen is a thumbnail's width); the arrow keys step through the results."""
     shown = session().large_position
     position = (position if shown is None else shown) % len(hits)
     hit = hits[position]
     data = loaded.album.read(loaded.album.entry(hit.name))
-    picture = outlined_photo(data, hit)
-    if picture.width < picture.height * LARGE_VIEW_ASPECT:
-        size = (round(picture.height * LARGE_VIEW_ASPECT), picture.height)
-        picture = ImageOps.pad(picture, size, color=(255, 255, 255))
-    st.image(
-        picture, caption=plain_text(f"{position + 1} of {len(hits)} · {hit.name}"), width="stretch"
-    )
-    back, forward, save = st.columns(3)
-    if back.button("Previous", key="large-previous", icon=":material/chevron_left:"):
-        session().large_position = position - 1
-        st.rerun(scope="fragment")
-    if forward.button("Next", key="large-next", icon=":material/chevron_right:"):
-        session().large_position = position + 1
-        st.rerun(scope="fragment")
-    save.download_button(
-        "Download",
-        data=data,
-        file_name=hit.name.rsplit("/", 1)[-1],
-        key="large-download",
-        icon=":material/download:",
-    )
+    # the zoom chosen (kept from photo to photo), read before its control is drawn under it
+    times, side = ZOOMS.get(st.session_state.get("large-zoom") or "Fit", ZOOMS["Fit"])
+    with st.container(key=f"large-photo-{times}x"):  # fitted or scrolled by the page's style
+        st.image(
+            outlined_photo(data, hit, side),
+            caption=plain_text(f"{position + 1} of {len(hits)} · {hit.name}"),
+            width="stretch",
+        )
+    with st.container(horizontal=True, key="large-actions"):  # one row, on a phone too
+        if st.button(
+            "Previous", key="large-previous", icon=":material/chevron_left:", shortcut="Left"
+        ):
+            session().large_position = position - 1
+            st.rerun(scope="fragment")
+        if st.button("Next", key="large-next", icon=":material/chevron_right:", shortcut="Right"):
+            session().large_position = position + 1
+            st.rerun(scope="fragment")
+        st.download_button(
+            "Download",
+            data=data,
+            file_name=hit.name.rsplit("/", 1)[-1],
+            key="large-download",
+            icon=":material/download:",
+        )
+        st.segmented_control(
+            "Zoom", list(ZOOMS), default="Fit", key="large-zoom", label_visibility="collapsed"
+        )
 
 
 #: The cell every result thumbnail is fitted into (pixels, width x height).
@@ -70,40 +75,46 @@ def results_grid(
     remove: Callable[[PhotoHit], None] | None = None,
 ) -> None:
     """Thumbnails best first, with score and outlined faces; a bigger view; the download
-    (a zip named after what it holds); with `remove`, a "Not this person" button each."""
+    (a zip named after what it holds); with `remove`, a "Not this person" button each.
+
+    The grid is one wrapping row whose cells the page's style sizes: four across on a laptop,
+    two on a phone (as photo apps show them), each cell's actions in one row under it."""
     if loaded.event is not None:  # an event serves only the photos it holds as indexed
         hits = loaded.event.servable(hits)
     if not hits:  # nothing to show or download
         st.write("**No photo matched.**")
         return
-    st.write(f"**{plural(len(hits), 'photo')}**")
-    download(loaded, hits, key, file_name)
-    for start in range(0, len(hits), COLUMNS):
-        for column, hit in zip(st.columns(COLUMNS), hits[start : start + COLUMNS], strict=False):
-            with column:
+    with st.container(horizontal=True, vertical_alignment="center"):  # one row: the count, the zip
+        st.markdown(f"**{plural(len(hits), 'photo')}**", width="content")
+        download(loaded, hits, key, file_name)
+    with st.container(horizontal=True, key=f"grid-{key}"):
+        for position, hit in enumerate(hits):
+            with st.container(key=f"{key}-cell-{hit.photo}"):
                 thumbnail = ImageOps.pad(
                     outlined_thumbnail(loaded.index, hit), GRID_CELL, color=(255, 255, 255)
                 )  # one shape for every cell, so the grid's rows line up
-                st.image(thumbnail, caption=hit_caption(hit, key == "text"))
-                st.checkbox("Choose", key=f"{key}-choose-{hit.photo}")
-                view, more = st.columns(2)
-                if view.button("Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"):
-                    session().take("large_position")
-                    show_large(loaded, hits, start + hits[start : start + COLUMNS].index(hit))
-                if like:
-                    more.button(
-                        "More like this",
-                        key=f"{key}-like-{hit.photo}",
-                        on_click=show_like,
-                        args=(loaded, hit.photo),
-                    )
-                elif remove is not None:
-                    more.button(
-                        "Not this person",
-                        key=f"{key}-not-{hit.photo}",
-                        on_click=remove,
-                        args=(hit,),
-                    )
+                st.image(thumbnail, caption=hit_caption(hit, key == "text"), width="stretch")
+                with st.container(horizontal=True, gap="small"):
+                    st.checkbox("Choose", key=f"{key}-choose-{hit.photo}")
+                    if st.button(
+                        "Larger", key=f"{key}-view-{hit.photo}", icon=":material/zoom_in:"
+                    ):
+                        session().take("large_position")
+                        show_large(loaded, hits, position)
+                    if like:
+                        st.button(
+                            "More like this",
+                            key=f"{key}-like-{hit.photo}",
+                            on_click=show_like,
+                            args=(loaded, hit.photo),
+                        )
+                    elif remove is not None:
+                        st.button(
+                            "Not this person",
+                            key=f"{key}-not-{hit.photo}",
+                            on_click=remove,
+                            args=(hit,),
+                        )
 
 
 def hit_caption(hit: PhotoHit, text_search: bool) -> str:
