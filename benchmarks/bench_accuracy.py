@@ -4,7 +4,7 @@
                                         [--album ZIP_OR_DIR --truth CSV [--queries DIR]]
                                         [--model Dlib] [--detector dlib] [--min-score 50]
                                         [--thorough] [--no-expand] [--race-photos 40]
-                                        [--misses] [--json]
+                                        [--curve 30,40,50,60] [--misses] [--json]
 
 Suites (each prints precision and recall of album search at the bar, as a user runs it):
 - shared: ../shared/data/faces as an album, one photo per person held out as that person's query;
@@ -13,7 +13,14 @@ Suites (each prints precision and recall of album search at the bar, as a user r
   `file,person`, one row per person in a photo) and `--queries` (a folder of query photos named
   after the person, e.g. `personA.jpg`); without `--queries`, one photo per person is held out;
 - pairs: verification accuracy on the shared `master.csv` (300 same/different pairs);
+- degraded: the shared and people2 albums with every photo degraded (degrade.py, seeded):
+  faces shrunk to 30-80 px in a larger frame, messenger JPEG (quality 15-40), scans
+  (greyscale or sepia, grain, blur), occlusion (sunglasses, a hand, a cap's shadow) and turned
+  or cut faces, one album per kind; precision, recall and near misses per kind and in all;
 - race: the race-like album of bench_index.py (12 MP photos, small faces), `--race-photos`;
+- runners: People on the real race photos of ../shared/data/albums/bibs, against the runners
+  labelled by eye in bibs_runners.csv: how many groups are one runner, mix runners, or hold
+  faces no one could recognise (spectators, slivers, out-of-focus faces);
 - bibs: search by bib number on ../shared/data/albums/bibs (`truth.csv`: file,bib), or on any
   album with `--album ZIP_OR_DIR --bibs CSV`: precision and recall of searching every labelled
   bib at full size and shrunk to 1024 and 800 px (`--bib-sizes`), beside plain RapidOCR at
@@ -201,8 +208,11 @@ def album_accuracy(album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.
                     **_closest(index, names, photo_name, query, scale),
                 }
             )
+    near = [miss for miss in misses if NEAR_MISS[0] <= miss.get("score", -1) < NEAR_MISS[1]]
     return {
         **grouping_quality(index, names, truth),
+        **({"curve": bar_curve(index, album, embedder, args)} if args.curve else {}),
+        "near_misses": len(near),
         "album": album.name,
         "photos": len(names),
         "faces": index.face_count,
@@ -215,6 +225,115 @@ def album_accuracy(album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.
         "misses": misses,
         "false_hits": false_found,
     }
+
+
+#: Found faces scored in this range ([low, high) %) against the 50% bar: the misses a better
+#: bar, or the album's own evidence, could win back.
+NEAR_MISS = (30.0, 50.0)
+
+
+def bar_curve(
+    index: AlbumIndex, album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.Namespace
+) -> list[dict]:
+    """Precision and recall at each bar of `--curve`, each a search as the user runs it (the
+    expansion depends on the bar, so a lower bar is not the same results filtered)."""
+    scale = ScoreScale(index.model)
+    names = [photo.name for photo in index.photos]
+    queries = {}
+    for person, query_photo in sorted(album.queries.items()):
+        try:
+            queries[person] = query_faces(embedder, query_photo, name=person)[0].embedding
+        except NoFaceError:
+            continue
+    curve = []
+    for bar in args.curve:
+        true_hits = false_hits = wanted_pairs = 0
+        for person in album.queries:
+            wanted = {n for n in names if person in album.truth.get(n, set())}
+            wanted_pairs += len(wanted)
+            if person not in queries:
+                continue
+            hits = search_faces(
+                index, queries[person][None, :], "any", bar, scale, **search_kwargs(args)
+            )
+            found = {hit.name for hit in hits}
+            true_hits += len(found & wanted)
+            false_hits += len(found - wanted)
+        curve.append(
+            {
+                "bar": bar,
+                "precision": _ratio(true_hits, true_hits + false_hits),
+                "recall": _ratio(true_hits, wanted_pairs),
+                "true": true_hits,
+                "false": false_hits,
+            }
+        )
+    return curve
+
+
+def degraded_accuracy(faces: Path, people2: Path, embedder: FaceEmbedder, args) -> dict:
+    """The shared and people2 albums, each photo degraded as real albums are (degrade.py,
+    seeded), one album per kind; the queries stay as they are (a selfie is a clean photo).
+    Precision and recall per kind and in all, and the near misses."""
+    from degrade import KINDS, degraded
+
+    bases = [shared_album(faces), user_album(people2, people2 / "identities.csv", None)]
+    boxes = {}
+    for base in bases:
+        for photo_name, data in base.photos.items():
+            try:
+                decoded = embedder.decode(data)
+                boxes[base.name, photo_name] = [face.box for face in embedder.faces(decoded)]
+            except Exception:  # an unreadable photo stays unreadable when degraded
+                boxes[base.name, photo_name] = []
+    kinds = [kind for kind in (args.degradations or ",".join(KINDS)).split(",") if kind]
+    by_kind = {}
+    for kind in kinds:
+        results = []
+        for base in bases:
+            photos = {
+                n: degraded(data, kind, boxes[base.name, n], seed=f"{base.name}/{n}")
+                for n, data in base.photos.items()
+            }
+            album = LabelledAlbum(
+                f"{base.name}-{kind}", photos, base.truth, base.queries, base.query_names
+            )
+            results.append(album_accuracy(album, embedder, args))
+        by_kind[kind] = combined(results)
+    return {"kinds": by_kind, "all": combined(list(by_kind.values()))}
+
+
+def combined(results: list[dict]) -> dict:
+    """Album results joined: pairs, hits and misses summed, precision and recall recomputed."""
+    wanted = sum(result["true_pairs"] for result in results)
+    missed = sum(len(result["misses"]) for result in results)
+    false = sum(len(result["false_hits"]) for result in results)
+    found = wanted - missed
+    joined = {
+        "photos": sum(result["photos"] for result in results),
+        "faces": sum(result["faces"] for result in results),
+        "true_pairs": wanted,
+        "precision": _ratio(found, found + false),
+        "recall": _ratio(found, wanted),
+        "near_misses": sum(result["near_misses"] for result in results),
+        "misses": [miss for result in results for miss in result["misses"]],
+        "false_hits": [hit for result in results for hit in result["false_hits"]],
+    }
+    curves = [result["curve"] for result in results if result.get("curve")]
+    if curves:
+        joined["curve"] = [
+            {
+                "bar": points[0]["bar"],
+                "precision": _ratio(
+                    sum(p["true"] for p in points), sum(p["true"] + p["false"] for p in points)
+                ),
+                "recall": _ratio(sum(p["true"] for p in points), wanted),
+                "true": sum(p["true"] for p in points),
+                "false": sum(p["false"] for p in points),
+            }
+            for points in zip(*curves, strict=True)
+        ]
+    return joined
 
 
 def grouping_quality(
@@ -442,6 +561,62 @@ def bib_figures(
     }
 
 
+#: The runners of ../shared/data/albums/bibs, labelled by eye (benchmarks/bibs_runners.csv:
+#: the top-left corner of each clearly seen runner's face box, upright pixels); every other
+#: face found there is a spectator, a sliver at the frame's edge or an out-of-focus face.
+RUNNERS_CSV = HERE / "bibs_runners.csv"
+
+
+def runner_groups(folder: Path, labels: Path, embedder: FaceEmbedder) -> dict:
+    """People on real race photos: group the album's faces as the People tab does, and say of
+    each group whether it is one labelled runner, mixes runners, or holds faces no one could
+    recognise (a person who does not exist)."""
+    photos = read_photos(folder)
+    index, seconds = index_album(LabelledAlbum(folder.name, photos, {}, {}).zip(), embedder)
+    with open(labels, newline="") as handle:
+        marks = [
+            (row["file"], int(row["x"]), int(row["y"]), row["runner"])
+            for row in csv.DictReader(handle)
+        ]
+    names = [photo.name for photo in index.photos]
+    groups = []
+    for person in group_people(index).people:
+        rows = index.faces(person.faces)
+        who = [
+            _runner_at(names[int(rows.photos[row])], rows.box(row), marks)
+            for row in range(len(rows))
+        ]
+        runners = {runner for runner in who if runner is not None}
+        groups.append(
+            {
+                "photos": sorted(names[photo] for photo in person.photos),
+                "runners": sorted(runners),
+                "unlabelled_faces": sum(runner is None for runner in who),
+            }
+        )
+    return {
+        "album": folder.name,
+        "photos": len(names),
+        "faces": index.face_count,
+        "runners": len({mark[3] for mark in marks}),
+        "groups": groups,
+        "one_runner": sum(len(g["runners"]) == 1 and not g["unlabelled_faces"] for g in groups),
+        "mixed": sum(len(g["runners"]) > 1 for g in groups),
+        "with_unrecognisable": sum(g["unlabelled_faces"] > 0 for g in groups),
+        "index_seconds": round(seconds, 1),
+    }
+
+
+def _runner_at(photo: str, box: tuple[int, int, int, int], marks: list) -> str | None:
+    """The labelled runner whose face box starts where this one does (within a quarter of
+    its width), or None."""
+    x, y, width, _ = box
+    for name, mark_x, mark_y, runner in marks:
+        if name == photo and abs(mark_x - x) <= width / 4 and abs(mark_y - y) <= width / 4:
+            return runner
+    return None
+
+
 def read_photos_zip(data: bytes) -> dict[str, bytes]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return {name: archive.read(name) for name in archive.namelist()}
@@ -489,6 +664,12 @@ def run(args: argparse.Namespace) -> dict:
             result = pair_accuracy(faces, embedder)
         elif suite == "race":
             result = race_accuracy(faces, embedder, args.race_photos, args)
+        elif suite == "runners":
+            folder = Path(args.album or faces.parent / "albums" / "bibs")
+            result = runner_groups(folder, Path(args.runners or RUNNERS_CSV), embedder)
+        elif suite == "degraded":
+            folder = Path(args.people2 or faces.parent / "albums" / "people2")
+            result = degraded_accuracy(faces, folder, embedder, args)
         elif suite == "bibs":
             folder = Path(args.album or faces.parent / "albums" / "bibs")
             bibs = Path(args.bibs or folder / "truth.csv")
@@ -510,15 +691,37 @@ def print_report(report: dict, misses: bool) -> None:
     print("| album | photos | faces | people | true pairs | precision | recall | index s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, result in report["suites"].items():
-        if name in ("pairs", "bibs"):
+        if name in ("pairs", "bibs", "degraded", "runners"):
             continue
         print(
             f"| {name} | {result['photos']} | {result['faces']} | {result['people']} | "
             f"{result['true_pairs']} | {result['precision']} | {result['recall']} | "
             f"{result['index_seconds']} |"
         )
+    if "degraded" in report["suites"]:
+        print_degraded(report["suites"]["degraded"])
+    if "runners" in report["suites"]:
+        print_runners(report["suites"]["runners"])
     if "bibs" in report["suites"]:
         print_bibs(report["suites"]["bibs"], misses)
+    curves = {n: r["curve"] for n, r in report["suites"].items() if r.get("curve")}
+    curves.update(
+        {
+            f"degraded {kind}": result["curve"]
+            for kind, result in report["suites"].get("degraded", {}).get("kinds", {}).items()
+            if result.get("curve")
+        }
+    )
+    if report["suites"].get("degraded", {}).get("all", {}).get("curve"):
+        curves["degraded, all"] = report["suites"]["degraded"]["all"]["curve"]
+    if curves:
+        bars = next(iter(curves.values()))
+        print("\nPrecision / recall against the bar:")
+        print("| album | " + " | ".join(f"{point['bar']:g}%" for point in bars) + " |")
+        print("|---|" + "---:|" * len(bars))
+        for name, curve in curves.items():
+            cells = " | ".join(f"{p['precision']:.3f} / {p['recall']:.3f}" for p in curve)
+            print(f"| {name} | {cells} |")
     grouped = {n: r for n, r in report["suites"].items() if r.get("grouping_people")}
     if grouped:
         print("\nPeople (grouping without a query; labelled people in 3+ photos):")
@@ -533,6 +736,14 @@ def print_report(report: dict, misses: bool) -> None:
         pairs = report["suites"]["pairs"]
         print(f"pairs (master.csv): accuracy {pairs['accuracy']} on {pairs['pairs']} pairs")
     for name, result in report["suites"].items():
+        if name == "runners":
+            continue
+        if name == "degraded":
+            for miss in result["all"]["misses"] if misses else ():
+                print(f"  degraded: missed {miss}")
+            for hit in result["all"]["false_hits"] if misses else ():
+                print(f"  degraded: false hit {hit}")
+            continue
         if name == "bibs":
             continue
         if name == "pairs":
@@ -548,6 +759,35 @@ def print_report(report: dict, misses: bool) -> None:
         for person, score in (result.get("grouping_f1") or {}).items() if misses else ():
             if score < 1:
                 print(f"  {name}: People groups {person} with F1 {score}")
+
+
+def print_degraded(degraded: dict) -> None:
+    print(
+        "\ndegraded (shared + people2, every album photo degraded, one album per kind; "
+        f"near misses: found faces scored {NEAR_MISS[0]:g}-{NEAR_MISS[1]:g}%)"
+    )
+    print("| degradation | photos | faces | true pairs | precision | recall | near misses |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for kind, result in [*degraded["kinds"].items(), ("all", degraded["all"])]:
+        print(
+            f"| {kind} | {result['photos']} | {result['faces']} | {result['true_pairs']} | "
+            f"{result['precision']} | {result['recall']} | {result['near_misses']} |"
+        )
+
+
+def print_runners(runners: dict) -> None:
+    print(
+        f"\nPeople on real race photos ({runners['album']}, {runners['photos']} photos, "
+        f"{runners['faces']} faces, {runners['runners']} runners labelled by eye): "
+        f"{len(runners['groups'])} people shown, {runners['one_runner']} of them one runner, "
+        f"{runners['mixed']} mixing runners, {runners['with_unrecognisable']} with faces no one "
+        "could recognise"
+    )
+    for group in runners["groups"]:
+        print(
+            f"  {', '.join(group['photos'])}: runners {group['runners'] or 'none'}, "
+            f"{group['unlabelled_faces']} unlabelled faces"
+        )
 
 
 def print_bibs(bibs: dict, misses: bool) -> None:
@@ -625,6 +865,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--no-expand", dest="expand", action="store_false")
     parser.add_argument("--race-photos", type=int, default=40)
+    parser.add_argument(
+        "--runners", help="runners suite: CSV of file,x,y,runner (default: bibs_runners.csv)"
+    )
+    parser.add_argument(
+        "--degradations",
+        help="degraded suite: the kinds to measure (default: small,messenger,scan,occluded,turned)",
+    )
+    parser.add_argument(
+        "--curve",
+        type=lambda text: [float(bar) for bar in text.split(",") if bar],
+        help="precision and recall at each of these bars (%%), e.g. 30,35,40,45,50,55,60",
+    )
     parser.add_argument("--misses", action="store_true", help="list every miss and false hit")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)

@@ -465,6 +465,31 @@ def test_several_query_photos_share_one_compact_row(album_files, saved_index, al
     assert not [c for c in image_captions(app) if c.startswith("person ")], "no legend row"
 
 
+def test_another_photo_of_you_searches_as_one_person(album_files, saved_index, all_photos) -> None:
+    """One query photo says how to find more (add another photo of you); two photos of the
+    same person, "one person, several photos": their photos, all of them."""
+    app = start_app()
+    open_indexed(app, album_files, saved_index)
+    app.file_uploader(key="query-photos").set_value(
+        [("me.jpg", all_photos["img4.jpg"], "image/jpeg")]
+    )
+    app.run()
+    hint = "Missing some of your photos? Add another photo of you above"
+    assert any(c.value.startswith(hint) for c in app.caption)
+    alone = set(shown_photos(app))
+    app.file_uploader(key="query-photos").set_value(
+        [(name, all_photos[name], "image/jpeg") for name in ("img4.jpg", "img11.jpg")]
+    )
+    app.run()
+    app.radio(key="mode").set_value("one person, several photos").run()
+    assert not app.exception
+    assert app.radio(key="mode").value == "one person, several photos"
+    assert not any(c.value.startswith(hint) for c in app.caption), "said once it is done"
+    found = set(shown_photos(app))
+    assert found == {f"race/{name}" for name in PERSON01} | {"race/couple.jpg"}
+    assert alone <= found
+
+
 def test_what_the_screen_says(album_files, all_photos) -> None:
     app = start_app()
     upload_album(app, album_files)

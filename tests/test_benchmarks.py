@@ -176,3 +176,26 @@ def test_served_event_benchmark_runs_runners_and_hostile_sessions(faces_dir) -> 
     assert load["p95_ms"] >= load["median_ms"] > 0
     assert hostile["bombs_refused"] == hostile["hostile_sessions"] == 2
     assert hostile["rss_peak_mib"] >= hostile["rss_before_mib"] > 0
+
+
+def test_people_on_real_race_photos_is_made_of_runners_only(faces_dir) -> None:
+    """People on the 21 real race photos: no person made of spectators, slivers at the frame's
+    edge or out-of-focus faces, and none mixing two of the runners labelled by eye
+    (benchmarks/bibs_runners.csv); the runner seen in two photos is one person."""
+    source = faces_dir.parent / "albums" / "bibs"
+    if not (source / "in16.jpg").is_file():
+        missing_test_data(f"the bibs album is not at {source}")
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_accuracy.py", "--suite", "runners", "--json"]
+        + ["--faces", str(faces_dir)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    runners = json.loads(result.stdout)["suites"]["runners"]
+    assert runners["mixed"] == 0 and runners["with_unrecognisable"] == 0, runners["groups"]
+    assert {"photos": ["in16.jpg", "in17.jpg"], "runners": ["r17"], "unlabelled_faces": 0} in (
+        runners["groups"]
+    )

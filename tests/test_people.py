@@ -189,3 +189,52 @@ def test_names_given_in_the_app_travel_to_the_cli(tmp_path: Path, all_photos) ->
     assert report["others"] == 1  # img20's face, seen once; the hidden person is left out
     text = facefind("people", str(path))
     assert text.returncode == 0 and f"Kofi Annan (person {first.id}): 3 photos" in text.stdout
+
+
+def _unit(rng: np.random.Generator, around: np.ndarray | None = None, spread: float = 0.0):
+    vector = rng.normal(size=128) if around is None else around + spread * rng.normal(size=128)
+    return vector / np.linalg.norm(vector)
+
+
+def test_faces_too_blurred_to_recognise_are_never_a_person() -> None:
+    """Three photos of one sharp face and three of one blurred face (alike to the model, as
+    out-of-focus spectators are): People shows the first, never the second, and says the
+    blurred faces were left over."""
+    rng = np.random.default_rng(7)
+    sharp, blurred = _unit(rng), _unit(rng)
+    vectors = [_unit(rng, sharp, 0.01) for _ in range(3)] + [
+        _unit(rng, blurred, 0.01) for _ in range(3)
+    ]
+    index = replace(
+        face_index(vectors, [0, 1, 2, 3, 4, 5]),
+        sharpness=np.array([200, 150, 90, 3, 5, 4], dtype=np.float32),
+    )
+    people = group_people(index)
+    assert [person.photos for person in people.people] == [(0, 1, 2)]
+    assert people.others == 3
+    # an index from before sharpness was measured groups every face, as it did
+    assert len(group_people(replace(index, sharpness=None)).people) == 2
+
+
+def test_an_unclear_face_joins_a_person_only_when_it_is_close() -> None:
+    """A half-hidden face (low detector score) between two people, within the loose grouping
+    bar of both, does not chain them into one; the same face clearly seen links as before."""
+    from facefind.search.people import GROUPING_FACTOR, UNSURE_FACTOR, guarded_links
+
+    half_angle = np.arccos(0.944)  # the bridge's similarity to each: between the two bars
+    first, second = np.zeros(128), np.zeros(128)
+    first[0] = 1.0
+    second[0], second[1] = np.cos(2 * half_angle), np.sin(2 * half_angle)
+    bridge = (first + second) / np.linalg.norm(first + second)
+    index = face_index([first, first, second, second, bridge], [0, 1, 2, 3, 4])
+    links = face_links(index.embeddings, index.face_photo, 1.0 - 0.07 * GROUPING_FACTOR)
+    through_bridge = {tuple(link) for link in links if 4 in link}
+    assert through_bridge == {(0, 4), (1, 4), (2, 4), (3, 4)}, "the loose bar links it to both"
+    strict = 1.0 - 0.07 * UNSURE_FACTOR
+    unclear = replace(index, confidences=np.array([0.9, 0.9, 0.9, 0.9, 0.6], np.float32))
+    kept = {tuple(link) for link in guarded_links(unclear.faces(range(5)), links, strict)}
+    assert kept == {tuple(link) for link in links} - through_bridge
+    people = group_people(unclear, min_photos=2)
+    assert sorted(person.photos for person in people.people) == [(0, 1), (2, 3)]
+    clear = guarded_links(index.faces(range(5)), links, strict)
+    assert len(clear) == len(links), "a clearly seen face links as before"

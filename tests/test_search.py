@@ -245,3 +245,29 @@ def test_ten_people_on_a_forty_face_photo_at_zero_percent_answer() -> None:
     hits = search_faces(index, people, "all", min_score=0)
     assert len(hits) == 1 and len(hits[0].faces) == 10
     assert {hit.person: hit.face for hit in hits[0].faces} == {p: p for p in range(10)}
+
+
+def test_a_face_too_blurred_to_recognise_is_found_but_marked(capsys) -> None:
+    """A photo matched only by a blurred face is kept (the user may know it is them) and
+    marked, in the app's caption and on the command line."""
+    from dataclasses import replace
+
+    from facefind.search.results import UNCLEAR_FACE
+    from facefind.ui.pages.results import hit_caption
+
+    rng = np.random.default_rng(3)
+    me = rng.normal(size=128)
+    me /= np.linalg.norm(me)
+    index = replace(
+        face_index([me, me], [0, 1]), sharpness=np.array([250.0, 4.0], dtype=np.float32)
+    )
+    hits = {hit.name: hit for hit in search_faces(index, me[None, :])}
+    assert set(hits) == {"p0.jpg", "p1.jpg"}
+    assert not hits["p0.jpg"].unclear and hits["p1.jpg"].unclear
+    assert hit_caption(hits["p1.jpg"], False).endswith(f"p1.jpg · {UNCLEAR_FACE}")
+    assert UNCLEAR_FACE not in hit_caption(hits["p0.jpg"], False)
+    from facefind.ui.reports import print_hits
+
+    print_hits(list(hits.values()), 1, False)
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.endswith(f"p1.jpg  ({UNCLEAR_FACE})") for line in lines] == [False, True]

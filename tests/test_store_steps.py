@@ -153,14 +153,17 @@ def test_a_format_2_file_is_migrated_and_a_format_1_file_refused_with_what_to_do
     meta, arrays = _saved(index)
     old = {k: v for k, v in meta.items() if k not in ("words_read", "word_reader")}
     old["format"] = 2
-    arrays = {name: array for name, array in arrays.items() if name != "opted_out"}
+    arrays = {n: array for n, array in arrays.items() if n not in ("opted_out", "sharpness")}
     migrated = AlbumIndex.load(_written(old, arrays))
     assert not migrated.words_read() and migrated.words_in(0) == []
     np.testing.assert_array_equal(migrated.embeddings, index.embeddings)
     again = io.BytesIO()
     migrated.save(again)
-    assert json.loads(str(np.load(io.BytesIO(again.getvalue()))["meta"]))["format"] == 4
+    assert json.loads(str(np.load(io.BytesIO(again.getvalue()))["meta"]))["format"] == 5
     assert migrated.opted_out().shape == (0, 128)  # format 3 -> 4: nobody had opted out
+    # format 4 -> 5: sharpness not measured, so every face is grouped and shown as before
+    assert np.isnan(migrated.face_sharpness).all()
+    assert len(migrated.face_sharpness) == migrated.face_count
     for refused in (1, 99):
         with pytest.raises(IndexFileError, match="Index the album again"):
             AlbumIndex.load(_written({**meta, "format": refused}, arrays))

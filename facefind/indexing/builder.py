@@ -19,6 +19,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from facefind.analysis.faces import FaceEmbedder
+from facefind.analysis.quality import sharpness
 from facefind.analysis.semantic import PhotoTextModel
 from facefind.analysis.steps import AnalysedPhoto, AnalysePhoto, EmbedPhotos, prepare_for_uform
 from facefind.analysis.words import READER_NAME, Word, WordReader
@@ -37,11 +38,13 @@ log = logging.getLogger("facefind")
 
 @dataclass(frozen=True)
 class FaceRecord:
-    """What the index keeps of a face besides its embedding: its photo, box and confidence."""
+    """What the index keeps of a face besides its embedding: its photo, box, confidence and
+    the sharpness of its chip (how recognisable it is: analysis.quality)."""
 
     photo: int
     box: Box
     confidence: float
+    sharpness: float
 
 
 @dataclass
@@ -192,7 +195,9 @@ class IndexBuilder:
             )
             photos = _photo_batches(photo_model, self.settings.photo_batch)
             self._analyse_all(album, collected, photo_model, (faces, photos), progress)
-            embeddings, face_photo, boxes, confidences = _face_arrays(faces.tags, faces.outputs())
+            embeddings, face_photo, boxes, confidences, sharp = _face_arrays(
+                faces.tags, faces.outputs()
+            )
         index = AlbumIndex(
             model=self.embedder.model_name,
             detector=self.embedder.detector,
@@ -208,6 +213,7 @@ class IndexBuilder:
             face_photo=face_photo,
             boxes=boxes,
             confidences=confidences,
+            sharpness=sharp,
         )
         if not index.is_consistent():  # search relies on it: never hand out a broken index
             raise FacefindError("Indexing went wrong: the index's parts do not fit together.")
@@ -230,7 +236,8 @@ class IndexBuilder:
                 number = collected.record(analysed)
                 if number is not None:
                     for face in analysed.faces:
-                        faces.add(FaceRecord(number, face.box, face.confidence), face.crop)
+                        record = FaceRecord(number, face.box, face.confidence, sharpness(face.crop))
+                        faces.add(record, face.crop)
                     if analysed.photo_input is not None:
                         photos.add(number, analysed.photo_input)
                 if progress:
@@ -282,16 +289,18 @@ def _analyse_entry(analyse: AnalysePhoto, album: PhotoSource, entry: PhotoEntry)
 
 
 def _face_arrays(tags: list[FaceRecord], vectors: np.ndarray) -> _FaceArrays:
-    """The index's face arrays (embeddings, photo numbers, boxes, confidences) in album order."""
+    """The index's face arrays (embeddings, photo numbers, boxes, confidences, sharpness) in
+    album order."""
     return (
         vectors.reshape(len(tags), EMBEDDING_SIZE),
         np.array([tag.photo for tag in tags], dtype=np.int32),
         np.array([tag.box for tag in tags], dtype=np.int32).reshape(-1, 4),
         np.array([tag.confidence for tag in tags], dtype=np.float32),
+        np.array([tag.sharpness for tag in tags], dtype=np.float32),
     )
 
 
-_FaceArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+_FaceArrays = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 
 
 def add_photo_embeddings(

@@ -16,6 +16,7 @@ import numpy as np
 from facefind.analysis.calibration import ScoreScale
 from facefind.analysis.faces import Face, FaceEmbedder
 from facefind.analysis.images import query_limits, query_turn
+from facefind.analysis.quality import recognisable
 from facefind.config import EMBEDDING_SIZE
 from facefind.errors import FacefindError, NoFaceError, PhotoError
 from facefind.search.assignment import distinct_assignment
@@ -166,6 +167,7 @@ def _photo_hit(
             face=int(faces.ids[rows[face]]),
             box=faces.box(int(rows[face])),
             score=scale.percent_of_distance(1.0 - float(similarity[face, p])),
+            unclear=not recognisable(faces.sharpness[rows[face]]).item(),
         )
         for p, face in sorted(chosen.items())  # person 1 first, whatever found them
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from facefind.analysis.calibration import ScoreScale
+from facefind.analysis.quality import recognisable
 from facefind.search.results import FaceHit, PhotoHit
 from facefind.stores.base import FaceRows, IndexStore, photo_name
 from facefind.vectors import l2_normalize, mean_direction
@@ -191,13 +192,19 @@ def group_people(
     cells: int | None = None,
 ) -> People:
     """The album's people: groups of faces by Chinese whispers over the face links (every pair
-    compared, or, above EXACT_LINKS_UP_TO faces or with `cells`, within partitions)."""
+    compared, or, above EXACT_LINKS_UP_TO faces or with `cells`, within partitions).
+
+    Faces too blurred or too small to recognise (analysis.quality) are never grouped: they
+    look alike to the model, so they would make people who do not exist, or join two."""
     import dlib
 
-    count = index.face_count
-    if count == 0:
+    if index.face_count == 0:
         return People((), 0)
     everyone = _all_faces(index)
+    everyone = everyone.take(np.flatnonzero(recognisable(everyone.sharpness)))
+    count = len(everyone)
+    if count == 0:
+        return People((), index.face_count)
     similar = 1.0 - ScoreScale(index.model).threshold * factor
     if cells is None and count > EXACT_LINKS_UP_TO:
         cells = int(np.sqrt(count))
@@ -205,6 +212,7 @@ def group_people(
         links = partitioned_links(everyone.vectors, everyone.photos, similar, cells)
     else:
         links = face_links(everyone.vectors, everyone.photos, similar)
+    links = guarded_links(everyone, links, 1.0 - ScoreScale(index.model).threshold * UNSURE_FACTOR)
     edges = [(i, i) for i in range(count)] + [(int(i), int(j)) for i, j in links]
     labels = np.asarray(dlib.chinese_whispers(edges))
     order = np.argsort(labels, kind="stable")
@@ -220,7 +228,29 @@ def group_people(
     people.sort(key=lambda person: (-len(person.photos), person.photos))
     numbered = [replace(person, id=number) for number, person in enumerate(people, start=1)]
     shown = sum(len(person.faces) for person in numbered)
-    return People(tuple(numbered), count - shown)
+    return People(tuple(numbered), index.face_count - shown)
+
+
+#: A face that is recognisable but not clearly (a chip less sharp than this, or a detector
+#: score under UNSURE_SCORE: half hidden, cut by the frame, out of focus) links to another
+#: face only when the two are as close as UNSURE_FACTOR times the model's threshold, not
+#: GROUPING_FACTOR: such faces look alike to the model and chained strangers into one person
+#: on real race photos (docs/accuracy.md, "Faces good enough to recognise").
+UNSURE_SHARPNESS = 40.0
+UNSURE_SCORE = 0.8
+UNSURE_FACTOR = 0.7
+
+
+def guarded_links(rows: FaceRows, links: np.ndarray, unsure_similarity: float) -> np.ndarray:
+    """The links (pairs of row positions) left once those touching an unclear face are held to
+    the stricter similarity."""
+    if not len(links):
+        return links
+    links = np.asarray(links)
+    unsure = (rows.confidences < UNSURE_SCORE) | (rows.sharpness < UNSURE_SHARPNESS)
+    first, second = links[:, 0], links[:, 1]
+    close = np.einsum("ij,ij->i", rows.vectors[first], rows.vectors[second]) >= unsure_similarity
+    return links[~(unsure[first] | unsure[second]) | close]
 
 
 def _all_faces(index: IndexStore) -> FaceRows:

@@ -15,12 +15,15 @@ from facefind.geometry import Box
 
 @dataclass(frozen=True)
 class FaceHit:
-    """The face of a photo that matched query person `person` (0-based), and how well."""
+    """The face of a photo that matched query person `person` (0-based), and how well;
+    `unclear`: too blurred or too small to recognise surely (analysis.quality), so the user
+    is told to look twice."""
 
     person: int
     face: int
     box: Box
     score: float
+    unclear: bool = False
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,15 @@ class PhotoHit:
     faces: tuple[FaceHit, ...]
     words: tuple[Word, ...] = ()
     via: str = "face"
+
+    @property
+    def unclear(self) -> bool:
+        """Found by faces that are all too blurred or too small to recognise surely."""
+        return bool(self.faces) and all(face.unclear for face in self.faces)
+
+
+#: How a result found by such faces is marked, in the app and on the command line.
+UNCLEAR_FACE = "small or blurred face"
 
 
 #: What Markdown (and Streamlit's :emoji: and :color[...] codes) could read as formatting

@@ -90,13 +90,15 @@ class PhotoGone(KeyError):
 @dataclass(frozen=True)
 class FaceRows:
     """Some faces of a store, in increasing id order: their ids, the photo each is in, its box
-    (x, y, width, height in the photo's pixels), detector confidence and unit-length vector."""
+    (x, y, width, height in the photo's pixels), detector confidence, unit-length vector and
+    the sharpness of its chip (analysis.quality; NaN where the store predates it)."""
 
     ids: np.ndarray
     photos: np.ndarray
     boxes: np.ndarray
     confidences: np.ndarray
     vectors: np.ndarray
+    sharpness: np.ndarray
 
     @classmethod
     def empty(cls) -> FaceRows:
@@ -106,6 +108,7 @@ class FaceRows:
             np.zeros((0, 4), dtype=np.int32),
             np.zeros(0, dtype=np.float32),
             np.zeros((0, EMBEDDING_SIZE), dtype=np.float32),
+            np.zeros(0, dtype=np.float32),
         )
 
     @classmethod
@@ -119,6 +122,7 @@ class FaceRows:
             np.concatenate([part.boxes for part in parts]),
             np.concatenate([part.confidences for part in parts]),
             np.concatenate([part.vectors for part in parts]),
+            np.concatenate([part.sharpness for part in parts]),
         )
 
     def take(self, positions: np.ndarray) -> FaceRows:
@@ -129,6 +133,7 @@ class FaceRows:
             self.boxes[positions],
             self.confidences[positions],
             self.vectors[positions],
+            self.sharpness[positions],
         )
 
     def __len__(self) -> int:

@@ -39,7 +39,9 @@ from facefind.stores.base import FaceMatches, FaceRows, PhotoInfo, PhotoTable
 #: whose words were not read (`words` None), and written back as format 3.
 #: 4: the faces of people who asked not to be found (`opted_out`); an older facefind, which
 #: would not keep them out, refuses a format 4 file.
-INDEX_FORMAT = 4
+#: 5: the sharpness of each face's chip (`sharpness`; analysis.quality). An older file's faces
+#: read as not measured (NaN: grouped and shown as before).
+INDEX_FORMAT = 5
 OLDEST_READABLE_FORMAT = 2
 log = logging.getLogger("facefind")
 #: The reason listed for a photo removed from the index (`facefind remove`).
@@ -91,10 +93,20 @@ class AlbumIndex:
     opted_out_faces: np.ndarray = field(
         default_factory=lambda: np.zeros((0, EMBEDDING_SIZE), dtype=np.float32)
     )
+    #: The sharpness of each face's chip (analysis.quality); None: not measured (an index
+    #: older than format 5, or made by hand), read as NaN for every face.
+    sharpness: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.photos, PhotoTable):  # a list of PhotoInfo, numbered in order
             object.__setattr__(self, "photos", PhotoTable.numbered(self.photos))
+
+    @property
+    def face_sharpness(self) -> np.ndarray:
+        """One value per face, NaN where it was not measured."""
+        if self.sharpness is None:
+            return np.full(self.face_count, np.nan, dtype=np.float32)
+        return self.sharpness
 
     @cached_property
     def word_photos(self) -> dict[str, set[int]]:
@@ -136,6 +148,7 @@ class AlbumIndex:
             ).astype(np.int32),
             boxes=np.concatenate([part.boxes for part in parts]),
             confidences=np.concatenate([part.confidences for part in parts]),
+            sharpness=np.concatenate([part.face_sharpness for part in parts]),
             skipped=[item for part in parts for item in part.skipped],
             photo_embeddings=(
                 np.concatenate([part.photo_embeddings for part in parts]) if described else None
@@ -198,6 +211,7 @@ class AlbumIndex:
             face_photo=new_number[self.face_photo[faces]].astype(np.int32),
             boxes=self.boxes[faces],
             confidences=self.confidences[faces],
+            sharpness=self.face_sharpness[faces],
             photo_embeddings=(
                 None if self.photo_embeddings is None else self.photo_embeddings[kept]
             ),
@@ -234,6 +248,7 @@ class AlbumIndex:
             self.boxes[rows],
             self.confidences[rows],
             self.embeddings[rows],
+            self.face_sharpness[rows],
         )
 
     def faces_in(self, photos: Sequence[int] | np.ndarray) -> FaceRows:
@@ -320,6 +335,7 @@ class AlbumIndex:
             face_photo=self.face_photo,
             boxes=self.boxes,
             confidences=self.confidences,
+            sharpness=self.face_sharpness,
             photo_embeddings=photo_embeddings,
             thumbnails=thumbs,
             thumbnail_offsets=offsets,
@@ -380,8 +396,18 @@ def _nobody_opted_out(meta: dict, data: dict) -> None:
     data["opted_out"] = np.zeros((0, EMBEDDING_SIZE), np.float32)
 
 
+def _sharpness_not_measured(meta: dict, data: dict) -> None:
+    """Format 4 -> 5: faces indexed before their sharpness was measured (NaN: not measured)."""
+    faces = len(data.get("face_photo", ()))
+    data["sharpness"] = np.full(faces, np.nan, dtype=np.float32)
+
+
 #: format N -> the change that makes a format N file's contents format N + 1.
-MIGRATIONS: dict[int, Callable[[dict, dict], None]] = {2: _words_not_read, 3: _nobody_opted_out}
+MIGRATIONS: dict[int, Callable[[dict, dict], None]] = {
+    2: _words_not_read,
+    3: _nobody_opted_out,
+    4: _sharpness_not_measured,
+}
 
 
 def migrate(meta: dict, data: dict, path: object) -> None:
@@ -416,6 +442,7 @@ def _index_from(meta: dict, data: dict, path: object) -> AlbumIndex:
             face_photo=data["face_photo"].astype(np.int32, copy=False),
             boxes=data["boxes"].astype(np.int32, copy=False),
             confidences=data["confidences"].astype(np.float32, copy=False),
+            sharpness=data["sharpness"].astype(np.float32, copy=False),
             skipped=[Skipped(**item) for item in meta["skipped"]],
             photo_model=meta["photo_model"],
             photo_embeddings=(
@@ -472,6 +499,7 @@ def _parts_fit(index: AlbumIndex) -> bool:
         and index.face_photo.shape == (faces,)
         and index.boxes.shape == (faces, 4)
         and index.confidences.shape == (faces,)
+        and index.face_sharpness.shape == (faces,)
         and len(index.thumbnails) == len(index.photos)
         and (
             index.photo_embeddings is None

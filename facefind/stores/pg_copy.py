@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from facefind.analysis.words import tokens
 from facefind.stores.npz import AlbumIndex
 from facefind.stores.pg_schema import BUILD_MEMORY, BULK_FACES, HNSW_INDEX
@@ -36,9 +38,10 @@ def copy_part(cursor: Any, part: AlbumIndex, ids: list[int]) -> None:
     if rebuild:  # a first big load: the HNSW graph built once, after, is much faster
         cursor.execute("DROP INDEX IF EXISTS faces_embedding")
     with cursor.copy(
-        "COPY faces (photo, box, confidence, embedding) FROM STDIN (FORMAT BINARY)"
+        "COPY faces (photo, box, confidence, embedding, sharpness) FROM STDIN (FORMAT BINARY)"
     ) as copy:
-        copy.set_types(["int4", "int4[]", "float4", "vector"])
+        copy.set_types(["int4", "int4[]", "float4", "vector", "float4"])
+        sharp = part.face_sharpness
         for row in range(part.face_count):
             copy.write_row(
                 (
@@ -46,6 +49,7 @@ def copy_part(cursor: Any, part: AlbumIndex, ids: list[int]) -> None:
                     part.boxes[row].tolist(),
                     float(part.confidences[row]),
                     part.embeddings[row],
+                    None if np.isnan(sharp[row]) else float(sharp[row]),
                 )
             )
     if rebuild:

@@ -10,7 +10,8 @@ from facefind.config import EMBEDDING_SIZE
 
 #: 2: photo ids from a sequence (never reused after a removal), a revision that every write
 #: bumps (a served event follows it), and the faces of people who asked not to be found.
-SCHEMA_VERSION = 2
+#: 3: the sharpness of each face's chip (analysis.quality; NULL: indexed before it was kept).
+SCHEMA_VERSION = 3
 #: A read-only server reads a store this old too (what it lacks reads as empty).
 OLDEST_READABLE_SCHEMA = 1
 #: HNSW build parameters (pgvector's defaults; docs/deploy.md says when to raise them).
@@ -83,5 +84,9 @@ def _schema_v2(cursor: Any) -> None:
     )
 
 
+def _schema_v3(cursor: Any) -> None:
+    cursor.execute("ALTER TABLE faces ADD COLUMN sharpness real")
+
+
 #: schema version N -> what makes a version N database version N + 1 (0: an empty database).
-MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1, 1: _schema_v2}
+MIGRATIONS: dict[int, Callable[[Any], None]] = {0: _schema_v1, 1: _schema_v2, 2: _schema_v3}

@@ -372,7 +372,7 @@ class PostgresStore:
         # a margin for the database's own float rounding; the re-check is exact
         distance = 1.0 - float(min_similarity) + 1e-4
         wanted = FIRST_CANDIDATES
-        columns = "id, photo, box, confidence, embedding"
+        columns = self._face_columns
         while not self.exact and wanted <= MOST_CANDIDATES:
 
             def nearest(cursor: Any, wanted: int = wanted) -> list[tuple]:
@@ -391,10 +391,17 @@ class PostgresStore:
             wanted *= 2
         return self._face_rows("embedding <=> %s <= %s", (query, distance))
 
+    @property
+    def _face_columns(self) -> str:
+        """What a face row is read as (a store older than schema 3, read by a read-only
+        server as it is, has no sharpness: NULL, not measured)."""
+        sharpness = "sharpness" if self.schema >= 3 else "NULL::real"
+        return f"id, photo, box, confidence, embedding, {sharpness}"
+
     def _face_rows(self, where: str, args: Sequence[object], limit: int | None = None) -> FaceRows:
         return _face_rows(
             self._query(
-                f"SELECT id, photo, box, confidence, embedding FROM faces WHERE {where} "
+                f"SELECT {self._face_columns} FROM faces WHERE {where} "
                 "ORDER BY id" + ("" if limit is None else f" LIMIT {int(limit)}"),
                 args,
             )
@@ -494,14 +501,15 @@ def _array(vector: Any) -> np.ndarray:
 
 
 def _face_rows(rows: Sequence[tuple]) -> FaceRows:
-    """(id, photo, box, confidence, embedding) rows as FaceRows."""
+    """(id, photo, box, confidence, embedding, sharpness) rows as FaceRows."""
     if not rows:
         return FaceRows.empty()
-    ids, photos, boxes, confidences, vectors = zip(*rows, strict=True)
+    ids, photos, boxes, confidences, vectors, sharpness = zip(*rows, strict=True)
     return FaceRows(
         np.array(ids, dtype=np.int64),
         np.array(photos, dtype=np.int32),
         np.array(boxes, dtype=np.int32).reshape(-1, 4),
         np.array(confidences, dtype=np.float32),
         np.stack([_array(vector) for vector in vectors]).astype(np.float32),
+        np.array([np.nan if value is None else value for value in sharpness], np.float32),
     )

@@ -13,7 +13,7 @@ from facefind.config import (
 )
 from facefind.errors import FacefindError
 from facefind.search.people import People
-from facefind.search.results import PhotoHit
+from facefind.search.results import UNCLEAR_FACE, PhotoHit
 from facefind.stores.base import IndexStore
 from facefind.stores.urls import safe_url
 
@@ -88,7 +88,12 @@ def search_report(index: IndexStore, hits: Sequence[PhotoHit], args: argparse.Na
                 "photo": hit.name,
                 "score": round(hit.score, 2),
                 "faces": [
-                    {"person": face.person, "box": list(face.box), "score": round(face.score, 2)}
+                    {
+                        "person": face.person,
+                        "box": list(face.box),
+                        "score": round(face.score, 2),
+                        "unclear": face.unclear,
+                    }
                     for face in hit.faces
                 ],
                 "via": hit.via,
@@ -119,6 +124,8 @@ def print_hits(hits: Sequence[PhotoHit], people: int, words: bool) -> None:
             detail += "  (" + ", ".join(repr(word.text) for word in hit.words) + ")"
         elif hit.via == "face" and not people:
             detail += "  (the face of the person wearing it)"
+        if hit.unclear:
+            detail += f"  ({UNCLEAR_FACE})"
         print(f"{hit.score:5.1f}%  {hit.name}{detail}")
 
 

@@ -101,6 +101,7 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
         for digest, number, _, _ in found
     ]
     several = sum(ticked) > 1
+    one_person = match_label() == ONE_PERSON  # their faces framed in one colour
     hint = ", framed in the colour their photos are outlined in" if several else ""
     st.caption(f"Faces in {plain_text(', '.join(names))}: tick who to look for{hint}")
     chosen: list[tuple] = []
@@ -109,7 +110,7 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
             with st.container():
                 shown = crop
                 if several and tick:
-                    colour = person_colour(len(chosen))
+                    colour = person_colour(0 if one_person else len(chosen))
                     shown = ImageOps.expand(crop.resize((150, 150)), border=5, fill=colour)
                 st.image(shown, width="stretch")
                 if st.checkbox("Find", value=number == 0, key=f"pick-{digest}-{number}"):
@@ -117,7 +118,15 @@ def choose_people(loaded: LoadedAlbum, pictures: list[tuple[str, str, bytes]]) -
     return chosen
 
 
-MATCH_LABELS = ["any of them", "all of them together"]
+#: Several photos of one person ("add another photo of you"): searched as one person.
+ONE_PERSON = "one person, several photos"
+MATCH_LABELS = ["any of them", "all of them together", ONE_PERSON]
+
+
+def match_label() -> str:
+    """The match mode as the radio will show it in this run (its new value after a click;
+    the kept one while it is hidden)."""
+    return st.session_state.get("mode") or session().match_mode or MATCH_LABELS[0]
 
 
 def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
@@ -133,7 +142,7 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
     if len(chosen) > 1:
         # kept apart from the widget's own state, which Streamlit drops while the radio is
         # not shown (one person chosen), so the choice survives a change of query photos
-        saved = session().match_mode or MATCH_LABELS[0]
+        saved = match_label()
         label = st.radio(
             "Photos with",
             MATCH_LABELS,
@@ -143,6 +152,7 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
         )
         session().match_mode = label
         mode = "all" if label == MATCH_LABELS[1] else "any"
+    one_person = len(chosen) > 1 and session().match_mode == ONE_PERSON
     level = st.slider(
         "Level of similarity (%)",
         loaded.floor,
@@ -160,8 +170,14 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
         help="Faces found far above the bar join your photo for a second search: finds the "
         "photos where you look less like your selfie.",
     )
-    queries = stack_embeddings([face for face, _ in chosen])
+    # several photos of one person describe them better than any one of them: one query
+    queries = stack_embeddings([face for face, _ in chosen], same_person=one_person)
     hits = search_faces(loaded.index, queries, mode, float(level), expand=expand)
+    if len(chosen) == 1:
+        st.caption(
+            "Missing some of your photos? Add another photo of you above, then choose "
+            f"“{ONE_PERSON}”."
+        )
     if not hits:
         st.info("Not found at this level of similarity. Try lowering it.")
         return hits
