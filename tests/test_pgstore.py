@@ -84,6 +84,35 @@ def test_a_store_of_a_newer_schema_is_refused_with_what_to_do(store_url: str) ->
         open_store(store_url)
 
 
+def test_a_store_of_schema_2_is_read_as_it_is_and_migrated_by_a_writer(store_url: str) -> None:
+    """A store an older facefind left (no face sharpness): a read-only server reads its faces
+    as not measured (grouped as before); the next writer adds the column, and the faces it
+    adds keep their sharpness."""
+    from dataclasses import replace
+
+    index = planted_album()
+    sharp = np.linspace(5, 300, index.face_count).astype(np.float32)
+    store = open_store(store_url)
+    store.add(replace(index, sharpness=sharp))
+    with store._cursor() as cursor:  # as facefind's schema 2 left it
+        cursor.execute("ALTER TABLE faces DROP COLUMN sharpness")
+        cursor.execute("UPDATE facefind_meta SET value = '2' WHERE key = 'schema'")
+    reader = open_store(store_url, read_only=True)
+    assert reader.schema == 2
+    assert np.isnan(reader.faces_in([0, 1]).sharpness).all()
+    assert [p.photos for p in group_people(reader).people] == [
+        p.photos for p in group_people(replace(index, sharpness=None)).people
+    ]
+    writer = open_store(store_url)
+    assert writer.schema == 3
+    more = replace(
+        planted_album(), photos=[replace(p, name="more/" + p.name) for p in index.photos]
+    )
+    writer.add(replace(more, sharpness=sharp))
+    added = writer.faces_in([writer.photos.id_of("more/" + index.photos[0].name)])
+    np.testing.assert_allclose(added.sharpness, sharp[index.face_photo == 0], rtol=1e-6)
+
+
 def test_hnsw_search_finds_what_the_exact_search_finds(store_url: str) -> None:
     """20,000 faces of 500 people (40 photos each, as a runner of a big race): HNSW candidates
     re-checked exactly give the photos of a sequential scan, over 30 random queries, and never
