@@ -167,7 +167,10 @@ def index_album(album_zip: bytes, embedder: FaceEmbedder) -> tuple[AlbumIndex, f
 
 def search_kwargs(args: argparse.Namespace) -> dict:
     """Options of search_faces this benchmark varies (only those this facefind has)."""
-    return {} if args.expand is None else {"expand": args.expand}
+    options = {} if args.expand is None else {"expand": args.expand}
+    if getattr(args, "evidence", None) is not None:
+        options["evidence"] = args.evidence
+    return options
 
 
 def album_accuracy(album: LabelledAlbum, embedder: FaceEmbedder, args: argparse.Namespace) -> dict:
@@ -640,6 +643,7 @@ def run(args: argparse.Namespace) -> dict:
         "thorough": args.thorough,
         "min_score": args.min_score,
         "expand": args.expand,
+        "evidence": args.evidence,
         "suites": {},
     }
     suites = [suite for suite in args.suite.split(",") if suite]
@@ -687,6 +691,7 @@ def print_report(report: dict, misses: bool) -> None:
         + (" (thorough)" if report["thorough"] else "")
         + f", bar {report['min_score']}%"
         + ("" if report["expand"] is None else f", expand {report['expand']}")
+        + ("" if report.get("evidence") is None else f", evidence {report['evidence']}")
     )
     print("| album | photos | faces | people | true pairs | precision | recall | index s |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
@@ -864,6 +869,13 @@ def main(argv: list[str] | None = None) -> None:
         help="search again with the album faces it is sure of",
     )
     parser.add_argument("--no-expand", dest="expand", action="store_false")
+    parser.add_argument(
+        "--no-evidence",
+        dest="evidence",
+        action="store_false",
+        default=None,
+        help="no near misses won back by the album's own evidence (search.evidence)",
+    )
     parser.add_argument("--race-photos", type=int, default=40)
     parser.add_argument(
         "--runners", help="runners suite: CSV of file,x,y,runner (default: bibs_runners.csv)"

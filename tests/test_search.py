@@ -271,3 +271,41 @@ def test_a_face_too_blurred_to_recognise_is_found_but_marked(capsys) -> None:
     print_hits(list(hits.values()), 1, False)
     lines = capsys.readouterr().out.splitlines()
     assert [line.endswith(f"p1.jpg  ({UNCLEAR_FACE})") for line in lines] == [False, True]
+
+
+def _direction(*parts: tuple[int, float]) -> np.ndarray:
+    vector = np.zeros(128)
+    for axis, value in parts:
+        vector[axis] = value
+    return vector / np.linalg.norm(vector)
+
+
+def test_a_near_miss_like_two_of_their_photos_is_won_back_and_a_look_alike_is_not() -> None:
+    """Photos 0-2 are the person (found at the bar); photo 3's face scores under the bar but is
+    as like two of their photos as the bar asks, and its closest face is theirs: won back,
+    marked, scored as it is. Photos 4 and 5 hold one look-alike, as like the person as photo 3
+    but closest to each other: left out. Photo 6 is like the query as much, not like their
+    photos: left out."""
+    from facefind.search.results import BY_EVIDENCE
+    from facefind.ui.pages.results import hit_caption
+
+    near = np.arccos(0.905)  # about 42%: under the 50% bar
+    theirs = [
+        _direction((0, 1.0), (1, 0.35), (2, 0.01)),
+        _direction((0, 1.0), (1, 0.35), (3, 0.01)),
+        _direction((0, 1.0)),
+    ]
+    won = _direction((0, np.cos(near)), (1, np.sin(near)))
+    look_alike = _direction((0, np.cos(near)), (1, np.sin(near) * 0.9), (4, np.sin(near) * 0.44))
+    twin = _direction((0, np.cos(near)), (1, np.sin(near) * 0.9), (4, np.sin(near) * 0.45))
+    stranger = _direction((0, np.cos(near)), (5, np.sin(near)))
+    index = face_index([*theirs, won, look_alike, twin, stranger], range(7))
+    query = _direction((0, 1.0))[None, :]
+    hits = search_faces(index, query)
+    assert [hit.name for hit in hits] == ["p2.jpg", "p0.jpg", "p1.jpg", "p3.jpg"]
+    assert [hit.via for hit in hits] == ["face", "face", "face", "album"]
+    assert 35 <= hits[-1].score < 50, "scored as it is, under the bar"
+    assert hit_caption(hits[-1], False).endswith(f"p3.jpg · {BY_EVIDENCE}")
+    without = search_faces(index, query, evidence=False)
+    assert [hit.name for hit in without] == ["p2.jpg", "p0.jpg", "p1.jpg"]
+    assert search_faces(index, query, "all") == without, "not in 'all of them' mode"

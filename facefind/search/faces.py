@@ -20,6 +20,7 @@ from facefind.analysis.quality import recognisable
 from facefind.config import EMBEDDING_SIZE
 from facefind.errors import FacefindError, NoFaceError, PhotoError
 from facefind.search.assignment import distinct_assignment
+from facefind.search.evidence import EVIDENCE_FLOOR, won_back
 from facefind.search.results import FaceHit, PhotoHit
 from facefind.stores.base import FaceMatches, FaceRows, IndexStore, photo_name
 from facefind.stores.optout import BLOCK_SCORE, like_opted_out
@@ -43,12 +44,15 @@ def search_faces(
     min_score: float = DEFAULT_MIN_SCORE,
     scale: ScoreScale | None = None,
     expand: bool = True,
+    evidence: bool = True,
 ) -> list[PhotoHit]:
     """Photos with any (or all) of the query people, best first.
 
     `queries` is `(n, 128)`, one unit-length row per person. In `all` mode each person must be
     matched by a different face of the photo, and the photo scores as its weakest match. With
-    `expand`, the album faces it is sure of search again (see `expanded_queries`).
+    `expand`, the album faces it is sure of search again (see `expanded_queries`); with
+    `evidence` ("any" mode), faces just under the bar that the album gives to a person are
+    added after the rest, scored as they are (search.evidence).
 
     The store finds the faces above the bar (one matrix product in memory, an index in a
     database); the photos they are in are then scored exactly from all their faces.
@@ -64,7 +68,7 @@ def search_faces(
         return []
     if hidden.any():
         people = np.flatnonzero(~hidden)
-        hits = search_faces(store, queries[people], mode, min_score, scale, expand)
+        hits = search_faces(store, queries[people], mode, min_score, scale, expand, evidence)
         return [_renumbered(hit, people) for hit in hits]
     scale = scale or ScoreScale(store.model)
     cut = scale.similarity_at(float(min_score))
@@ -86,6 +90,12 @@ def search_faces(
         if hit is not None:
             hits.append(hit)
     hits.sort(key=lambda hit: (-hit.score, hit.name))
+    if evidence and mode == "any" and hits:
+        floor = scale.similarity_at(EVIDENCE_FLOOR)
+        near = [store.faces_above(queries, floor)]
+        if centres is not None:
+            near.append(store.faces_above(centres, floor))
+        hits += won_back(store, len(queries), FaceMatches.joined(near), hits, cut, scale)
     return hits
 
 

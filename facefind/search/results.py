@@ -47,6 +47,8 @@ class PhotoHit:
 
 #: How a result found by such faces is marked, in the app and on the command line.
 UNCLEAR_FACE = "small or blurred face"
+#: How a result the album's own evidence found (just under the bar: search.evidence) is marked.
+BY_EVIDENCE = "like their other photos"
 
 
 #: What Markdown (and Streamlit's :emoji: and :color[...] codes) could read as formatting

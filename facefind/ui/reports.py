@@ -13,7 +13,7 @@ from facefind.config import (
 )
 from facefind.errors import FacefindError
 from facefind.search.people import People
-from facefind.search.results import UNCLEAR_FACE, PhotoHit
+from facefind.search.results import BY_EVIDENCE, UNCLEAR_FACE, PhotoHit
 from facefind.stores.base import IndexStore
 from facefind.stores.urls import safe_url
 
@@ -124,6 +124,8 @@ def print_hits(hits: Sequence[PhotoHit], people: int, words: bool) -> None:
             detail += "  (" + ", ".join(repr(word.text) for word in hit.words) + ")"
         elif hit.via == "face" and not people:
             detail += "  (the face of the person wearing it)"
+        elif hit.via == "album":
+            detail += f"  ({BY_EVIDENCE})"
         if hit.unclear:
             detail += f"  ({UNCLEAR_FACE})"
         print(f"{hit.score:5.1f}%  {hit.name}{detail}")

@@ -10,7 +10,7 @@ from collections.abc import Callable
 import streamlit as st
 from PIL import ImageOps
 
-from facefind.search.results import UNCLEAR_FACE, PhotoHit, plain_text
+from facefind.search.results import BY_EVIDENCE, UNCLEAR_FACE, PhotoHit, plain_text
 from facefind.ui.gallery import outlined_photo, outlined_thumbnail
 from facefind.ui.pages.state import LoadedAlbum, plural, session
 
@@ -125,6 +125,8 @@ def hit_caption(hit: PhotoHit, text_search: bool) -> str:
         why = " · " + ", ".join(f"“{word.text}”" for word in hit.words)
     elif hit.via == "face" and text_search:
         why = " · by face"
+    elif hit.via == "album":  # under the bar, but like the photos found of them
+        why = f" · {BY_EVIDENCE}"
     if hit.unclear:  # look twice: the model cannot be sure of such a face
         why += f" · {UNCLEAR_FACE}"
     return plain_text(f"{hit.score:.0f}% · {hit.name}{why}")

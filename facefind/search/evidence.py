@@ -1,0 +1,91 @@
+"""The album's own evidence for a near miss.
+
+A face scored just under the bar (a blurred, hidden or turned face is less like every face,
+its own person's too) is the person's when the album says so twice over: it is as like at
+least `EVIDENCE_PHOTOS` of the photos already found of them as the bar asks of the query, and
+its closest face in any other photo of the album is one of theirs (a look-alike's closest face
+is usually their own other photo). Measured on every suite: docs/accuracy.md, "The album's
+own evidence".
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facefind.analysis.calibration import ScoreScale
+from facefind.analysis.quality import recognisable
+from facefind.search.results import FaceHit, PhotoHit
+from facefind.stores.base import FaceMatches, IndexStore, photo_name
+
+#: Faces down to this score are looked at again (the near misses of the unseen albums scored
+#: 32-48%).
+EVIDENCE_FLOOR = 35.0
+#: ... and are the person's when at least this many of their photos found at the bar are as
+#: like them as the bar asks.
+EVIDENCE_PHOTOS = 2
+
+
+def won_back(
+    store: IndexStore,
+    people: int,
+    found: FaceMatches,
+    hits: list[PhotoHit],
+    cut: float,
+    scale: ScoreScale,
+) -> list[PhotoHit]:
+    """Photos not among `hits` that the album's evidence gives to a person: one face each,
+    scored as it is (under the bar), found `via` "album". `found` holds the faces down to the
+    evidence floor for each of the `people`'s query or expanded query."""
+    taken = {hit.photo for hit in hits}
+    won: dict[int, FaceHit] = {}
+    for person in range(people):
+        accepted = [face.face for hit in hits for face in hit.faces if face.person == person]
+        if len(accepted) < EVIDENCE_PHOTOS:
+            continue
+        theirs = store.faces(accepted).vectors
+        for position in _best_face_per_photo(found, person, taken | set(won)):
+            vector = found.vectors[position]
+            alike = theirs @ vector
+            if np.sort(alike)[-EVIDENCE_PHOTOS] < cut:
+                continue  # not like enough of their photos
+            if _closer_elsewhere(store, vector, float(alike.max()), accepted, found, position):
+                continue  # its closest face is someone else's: a look-alike
+            face = int(found.faces[position])
+            row = store.faces([face])
+            won[int(found.photos[position])] = FaceHit(
+                person=person,
+                face=face,
+                box=row.box(0),
+                score=scale.percent_of_distance(1.0 - float(found.similarity[position])),
+                unclear=not recognisable(row.sharpness[:1]).item(),
+            )
+    return [
+        PhotoHit(photo=photo, name=name, score=hit.score, faces=(hit,), via="album")
+        for photo, hit in sorted(won.items())
+        if (name := photo_name(store, photo)) is not None
+    ]
+
+
+def _best_face_per_photo(found: FaceMatches, person: int, taken: set[int]) -> list[int]:
+    """Positions in `found` of the person's most similar face in each photo not yet taken."""
+    best: dict[int, int] = {}
+    for position in found.of_query(person):  # most similar first
+        photo = int(found.photos[position])
+        if photo not in taken:
+            best.setdefault(photo, int(position))
+    return list(best.values())
+
+
+def _closer_elsewhere(
+    store: IndexStore,
+    vector: np.ndarray,
+    closest_of_theirs: float,
+    accepted: list[int],
+    found: FaceMatches,
+    position: int,
+) -> bool:
+    """Whether a face of another photo, not one of the person's, is closer to this face than
+    the closest of the person's faces is."""
+    rivals = store.faces_above(vector[None, :], closest_of_theirs + 1e-6)
+    elsewhere = rivals.photos != found.photos[position]
+    return bool(np.any(elsewhere & ~np.isin(rivals.faces, accepted)))
