@@ -17,17 +17,23 @@ from facefind.analysis.quality import recognisable
 from facefind.search.results import FaceHit, PhotoHit
 from facefind.stores.base import FaceMatches, IndexStore, photo_name
 
-#: Faces down to this score are looked at again (the near misses of the unseen albums scored
-#: 32-48%).
-EVIDENCE_FLOOR = 35.0
+#: Faces down to this score are looked at again (from 30% or 35% the degraded suite won back
+#: the same true photos as from 40%, and more false ones: docs/accuracy.md).
+EVIDENCE_FLOOR = 40.0
 #: ... and are the person's when at least this many of their photos found at the bar are as
 #: like them as the bar asks.
 EVIDENCE_PHOTOS = 2
+#: Only photos found this surely (%) speak for a face under the bar: a look-alike found just
+#: over the bar would otherwise bring its own person's photos with it.
+SUPPORT_SCORE = 55.0
+#: A face this similar to the query is the query photo itself (or a copy): not a photo "found
+#: of them" (different photos of one person score 0.93-0.98 with Dlib).
+COPY_SIMILARITY = 0.99
 
 
 def won_back(
     store: IndexStore,
-    people: int,
+    queries: np.ndarray,
     found: FaceMatches,
     hits: list[PhotoHit],
     cut: float,
@@ -35,14 +41,22 @@ def won_back(
 ) -> list[PhotoHit]:
     """Photos not among `hits` that the album's evidence gives to a person: one face each,
     scored as it is (under the bar), found `via` "album". `found` holds the faces down to the
-    evidence floor for each of the `people`'s query or expanded query."""
+    evidence floor for each person's query (a row of `queries`) or expanded query."""
     taken = {hit.photo for hit in hits}
     won: dict[int, FaceHit] = {}
-    for person in range(people):
+    for person in range(len(queries)):
         accepted = [face.face for hit in hits for face in hit.faces if face.person == person]
-        if len(accepted) < EVIDENCE_PHOTOS:
+        support = [
+            face.face
+            for hit in hits
+            for face in hit.faces
+            if face.person == person and face.score >= SUPPORT_SCORE
+        ]
+        theirs = store.faces(support).vectors
+        # the query photo itself, or a copy of it, in the album is no second opinion
+        theirs = theirs[theirs @ queries[person] < COPY_SIMILARITY]
+        if len(theirs) < EVIDENCE_PHOTOS:
             continue
-        theirs = store.faces(accepted).vectors
         for position in _best_face_per_photo(found, person, taken | set(won)):
             vector = found.vectors[position]
             alike = theirs @ vector

@@ -95,7 +95,7 @@ def search_faces(
         near = [store.faces_above(queries, floor)]
         if centres is not None:
             near.append(store.faces_above(centres, floor))
-        hits += won_back(store, len(queries), FaceMatches.joined(near), hits, cut, scale)
+        hits += won_back(store, queries, FaceMatches.joined(near), hits, cut, scale)
     return hits
 
 

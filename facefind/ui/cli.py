@@ -204,7 +204,8 @@ def parser() -> argparse.ArgumentParser:
         "--no-expand",
         dest="expand",
         action="store_false",
-        help="do not search again with the album faces it is sure of (query expansion)",
+        help="search with the query photos alone: not again with the album faces it is sure "
+        "of (query expansion), and no photo under the bar won back by the album's own evidence",
     )
     search.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     face_options(search)

@@ -290,7 +290,9 @@ def run_search(args: argparse.Namespace) -> int:
     hits = None
     if faces:
         queries = stack_embeddings(faces, same_person=args.same_person)
-        hits = search_faces(index, queries, args.match, args.min_score, expand=args.expand)
+        hits = search_faces(
+            index, queries, args.match, args.min_score, expand=args.expand, evidence=args.expand
+        )
     if args.text:
         hits = _text_hits(index, args, hits)
     assert hits is not None

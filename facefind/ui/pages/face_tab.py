@@ -167,12 +167,13 @@ def face_tab(loaded: LoadedAlbum) -> list[PhotoHit] | None:
         "Search again with the photos it is sure of",
         True,
         key="expand",
-        help="Faces found far above the bar join your photo for a second search: finds the "
-        "photos where you look less like your selfie.",
+        help="Faces found far above the bar join your photo for a second search, and a face "
+        "just under the bar that is like two of the photos found of you is shown too (marked "
+        "'like their other photos'): finds the photos where you look less like your selfie.",
     )
     # several photos of one person describe them better than any one of them: one query
     queries = stack_embeddings([face for face, _ in chosen], same_person=one_person)
-    hits = search_faces(loaded.index, queries, mode, float(level), expand=expand)
+    hits = search_faces(loaded.index, queries, mode, float(level), expand=expand, evidence=expand)
     if len(chosen) == 1:
         st.caption(
             "Missing some of your photos? Add another photo of you above, then choose "
