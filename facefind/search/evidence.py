@@ -57,13 +57,12 @@ def won_back(
         theirs = theirs[theirs @ queries[person] < COPY_SIMILARITY]
         if len(theirs) < EVIDENCE_PHOTOS:
             continue
+        candidates = []
         for position in _best_face_per_photo(found, person, taken | set(won)):
-            vector = found.vectors[position]
-            alike = theirs @ vector
-            if np.sort(alike)[-EVIDENCE_PHOTOS] < cut:
-                continue  # not like enough of their photos
-            if _closer_elsewhere(store, vector, float(alike.max()), accepted, found, position):
-                continue  # its closest face is someone else's: a look-alike
+            alike = theirs @ found.vectors[position]
+            if np.sort(alike)[-EVIDENCE_PHOTOS] >= cut:  # like enough of their photos
+                candidates.append((position, float(alike.max())))
+        for position in _closest_are_theirs(store, candidates, accepted, found):
             face = int(found.faces[position])
             row = store.faces([face])
             won[int(found.photos[position])] = FaceHit(
@@ -90,16 +89,22 @@ def _best_face_per_photo(found: FaceMatches, person: int, taken: set[int]) -> li
     return list(best.values())
 
 
-def _closer_elsewhere(
-    store: IndexStore,
-    vector: np.ndarray,
-    closest_of_theirs: float,
-    accepted: list[int],
-    found: FaceMatches,
-    position: int,
-) -> bool:
-    """Whether a face of another photo, not one of the person's, is closer to this face than
-    the closest of the person's faces is."""
-    rivals = store.faces_above(vector[None, :], closest_of_theirs + 1e-6)
-    elsewhere = rivals.photos != found.photos[position]
-    return bool(np.any(elsewhere & ~np.isin(rivals.faces, accepted)))
+def _closest_are_theirs(
+    store: IndexStore, candidates: list[tuple[int, float]], accepted: list[int], found: FaceMatches
+) -> list[int]:
+    """The candidates (position in `found`, similarity to the closest of the person's faces)
+    that no face of another photo, not one of the person's, is closer to: a look-alike's
+    closest face is usually their own other photo. One similarity query for all of them."""
+    if not candidates:
+        return []
+    positions = [position for position, _ in candidates]
+    closest = np.array([similarity for _, similarity in candidates], dtype=np.float32)
+    rivals = store.faces_above(found.vectors[positions], float(closest.min()) + 1e-6)
+    rivals = rivals.where(~np.isin(rivals.faces, accepted))
+    kept = []
+    for number, position in enumerate(positions):
+        mine = rivals.queries == number
+        closer = mine & (rivals.similarity > closest[number] + 1e-6)
+        if not np.any(closer & (rivals.photos != found.photos[position])):
+            kept.append(position)
+    return kept

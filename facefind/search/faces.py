@@ -73,11 +73,15 @@ def search_faces(
     scale = scale or ScoreScale(store.model)
     cut = scale.similarity_at(float(min_score))
     sure = scale.similarity_at(SURE_SCORE)
-    found = store.faces_above(queries, min(cut, sure))
+    # one product per set of vectors: the faces down to the evidence floor come with the rest
+    looking = "any" == mode and evidence
+    floor = min(cut, scale.similarity_at(EVIDENCE_FLOOR)) if looking else cut
+    found = store.faces_above(queries, min(cut, sure, floor))
     centres = expanded_queries(found, queries, sure) if expand else None
-    photos = found.photos[found.similarity >= cut]
+    near = [found]
     if centres is not None:
-        photos = np.concatenate([photos, store.faces_above(centres, cut).photos])
+        near.append(store.faces_above(centres, floor))
+    photos = np.concatenate([part.photos[part.similarity >= cut] for part in near])
     if not len(photos):
         return []
     faces = store.faces_in(np.unique(photos))
@@ -90,12 +94,10 @@ def search_faces(
         if hit is not None:
             hits.append(hit)
     hits.sort(key=lambda hit: (-hit.score, hit.name))
-    if evidence and mode == "any" and hits:
-        floor = scale.similarity_at(EVIDENCE_FLOOR)
-        near = [store.faces_above(queries, floor)]
-        if centres is not None:
-            near.append(store.faces_above(centres, floor))
-        hits += won_back(store, queries, FaceMatches.joined(near), hits, cut, scale)
+    if looking and hits:
+        below = FaceMatches.joined(near)
+        below = below.where((below.similarity >= floor) & (below.similarity < cut))
+        hits += won_back(store, queries, below, hits, cut, scale)
     return hits
 
 

@@ -168,6 +168,10 @@ class FaceMatches:
             )
         return cls(*(np.concatenate([getattr(p, f) for p in parts]) for f in _MATCH_FIELDS))
 
+    def where(self, mask: np.ndarray) -> FaceMatches:
+        """The entries where `mask` is true."""
+        return FaceMatches(*(getattr(self, name)[mask] for name in _MATCH_FIELDS))
+
     def of_query(self, query: int) -> np.ndarray:
         """Positions of the faces that passed for one query, most similar first (ties in face
         order)."""
