@@ -15,6 +15,19 @@ from .conftest import missing_test_data
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def accuracy_report(*options: str) -> dict:
+    """bench_accuracy.py run as a user runs it, with --json: its report."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/bench_accuracy.py", *options, "--json"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
 def test_search_benchmark_runs_on_a_tiny_album() -> None:
     result = subprocess.run(
         [sys.executable, "benchmarks/bench_search.py", "--sizes", "2000", "--runs", "2", "--json"],
@@ -100,25 +113,7 @@ def test_accuracy_benchmark_runs_on_a_tiny_labelled_album(faces_dir, tmp_path: P
         (album / name).write_bytes((faces_dir / name).read_bytes())
     csv_file = tmp_path / "truth.csv"
     csv_file.write_text("file,person\n" + "".join(f"{n},{p}\n" for n, p in truth.items()))
-    result = subprocess.run(
-        [
-            sys.executable,
-            "benchmarks/bench_accuracy.py",
-            "--suite",
-            "",
-            "--album",
-            str(album),
-            "--truth",
-            str(csv_file),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)
+    report = accuracy_report("--suite", "", "--album", str(album), "--truth", str(csv_file))
     figures = report["suites"]["album"]
     assert report["model"] == "Dlib"
     assert figures["photos"] == 5 and figures["people"] == 2 and figures["true_pairs"] == 4
@@ -138,16 +133,8 @@ def test_bib_benchmark_counts_found_and_missed_bibs(faces_dir, tmp_path: Path) -
         (album / name).write_bytes((source / name).read_bytes())
     bibs = tmp_path / "bibs.csv"
     bibs.write_text("file,bib\nin13.jpg,27\nin13.jpg,62\nin17.jpg,123\nin17.jpg,4040\n")
-    result = subprocess.run(
-        [sys.executable, "benchmarks/bench_accuracy.py", "--album", str(album)]
-        + ["--bibs", str(bibs), "--suite", "", "--bib-sizes", "full,800", "--json"],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    report = json.loads(result.stdout)["suites"]["bibs"]
+    options = ["--album", str(album), "--bibs", str(bibs), "--suite", "", "--bib-sizes", "full,800"]
+    report = accuracy_report(*options)["suites"]["bibs"]
     assert (report["photos"], report["bibs"], list(report["sizes"])) == (2, 4, ["full", "800"])
     for size, figures in report["sizes"].items():
         for who in (figures, figures["plain"]):  # facefind, and plain RapidOCR beside it
@@ -185,17 +172,23 @@ def test_people_on_real_race_photos_is_made_of_runners_only(faces_dir) -> None:
     source = faces_dir.parent / "albums" / "bibs"
     if not (source / "in16.jpg").is_file():
         missing_test_data(f"the bibs album is not at {source}")
-    result = subprocess.run(
-        [sys.executable, "benchmarks/bench_accuracy.py", "--suite", "runners", "--json"]
-        + ["--faces", str(faces_dir)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    runners = json.loads(result.stdout)["suites"]["runners"]
+    runners = accuracy_report("--suite", "runners", "--faces", str(faces_dir))["suites"]["runners"]
     assert runners["mixed"] == 0 and runners["with_unrecognisable"] == 0, runners["groups"]
     assert {"photos": ["in16.jpg", "in17.jpg"], "runners": ["r17"], "unlabelled_faces": 0} in (
         runners["groups"]
     )
+
+
+def test_the_degraded_suite_is_the_same_every_run(faces_dir) -> None:
+    """benchmarks/degrade.py: each kind changes the photo, and the same photo, kind and seed
+    always give the same bytes (the suite's figures can be compared run to run)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from degrade import KINDS, degraded
+
+    data = (faces_dir / "couple.jpg").read_bytes()
+    faces = [(1380, 281, 610, 859), (352, 481, 590, 879)]
+    for kind in KINDS:
+        once = degraded(data, kind, faces, seed="couple.jpg")
+        assert once == degraded(data, kind, faces, seed="couple.jpg"), kind
+        assert once != degraded(data, kind, faces, seed="another.jpg") or kind == "occluded"
+        assert once[:2] == b"\xff\xd8" and once != data
