@@ -43,16 +43,11 @@ def won_back(
     scored as it is (under the bar), found `via` "album". `found` holds the faces down to the
     evidence floor for each person's query (a row of `queries`) or expanded query."""
     taken = {hit.photo for hit in hits}
-    won: dict[int, FaceHit] = {}
+    won: dict[int, tuple[int, int]] = {}  # photo -> (person, position in `found`)
     for person in range(len(queries)):
-        accepted = [face.face for hit in hits for face in hit.faces if face.person == person]
-        support = [
-            face.face
-            for hit in hits
-            for face in hit.faces
-            if face.person == person and face.score >= SUPPORT_SCORE
-        ]
-        theirs = store.faces(support).vectors
+        mine = [face for hit in hits for face in hit.faces if face.person == person]
+        accepted = [face.face for face in mine]
+        theirs = store.faces([face.face for face in mine if face.score >= SUPPORT_SCORE]).vectors
         # the query photo itself, or a copy of it, in the album is no second opinion
         theirs = theirs[theirs @ queries[person] < COPY_SIMILARITY]
         if len(theirs) < EVIDENCE_PHOTOS:
@@ -63,20 +58,34 @@ def won_back(
             if np.sort(alike)[-EVIDENCE_PHOTOS] >= cut:  # like enough of their photos
                 candidates.append((position, float(alike.max())))
         for position in _closest_are_theirs(store, candidates, accepted, found):
-            face = int(found.faces[position])
-            row = store.faces([face])
-            won[int(found.photos[position])] = FaceHit(
-                person=person,
-                face=face,
-                box=row.box(0),
-                score=scale.percent_of_distance(1.0 - float(found.similarity[position])),
-                unclear=not recognisable(row.sharpness[:1]).item(),
-            )
-    return [
-        PhotoHit(photo=photo, name=name, score=hit.score, faces=(hit,), via="album")
-        for photo, hit in sorted(won.items())
-        if (name := photo_name(store, photo)) is not None
-    ]
+            won[int(found.photos[position])] = (person, position)
+    return _hits_of(store, found, won, scale)
+
+
+def _hits_of(
+    store: IndexStore, found: FaceMatches, won: dict[int, tuple[int, int]], scale: ScoreScale
+) -> list[PhotoHit]:
+    """The photos won, each with its face (boxes and sharpness asked of the store at once)."""
+    if not won:
+        return []
+    photos = sorted(won)
+    rows = store.faces([int(found.faces[won[photo][1]]) for photo in photos])
+    clear = recognisable(rows.sharpness)
+    hits = []
+    for row, photo in enumerate(photos):
+        person, position = won[photo]
+        name = photo_name(store, photo)
+        if name is None:  # removed since its faces were found
+            continue
+        face = FaceHit(
+            person=person,
+            face=int(rows.ids[row]),
+            box=rows.box(row),
+            score=scale.percent_of_distance(1.0 - float(found.similarity[position])),
+            unclear=not bool(clear[row]),
+        )
+        hits.append(PhotoHit(photo=photo, name=name, score=face.score, faces=(face,), via="album"))
+    return hits
 
 
 def _best_face_per_photo(found: FaceMatches, person: int, taken: set[int]) -> list[int]:

@@ -205,14 +205,15 @@ def group_people(
     count = len(everyone)
     if count == 0:
         return People((), index.face_count)
-    similar = 1.0 - ScoreScale(index.model).threshold * factor
+    threshold = ScoreScale(index.model).threshold
+    similar = 1.0 - threshold * factor
     if cells is None and count > EXACT_LINKS_UP_TO:
         cells = int(np.sqrt(count))
     if cells:
         links = partitioned_links(everyone.vectors, everyone.photos, similar, cells)
     else:
         links = face_links(everyone.vectors, everyone.photos, similar)
-    links = guarded_links(everyone, links, 1.0 - ScoreScale(index.model).threshold * UNSURE_FACTOR)
+    links = guarded_links(everyone, links, 1.0 - threshold * UNSURE_FACTOR)
     edges = [(i, i) for i in range(count)] + [(int(i), int(j)) for i, j in links]
     labels = np.asarray(dlib.chinese_whispers(edges))
     order = np.argsort(labels, kind="stable")

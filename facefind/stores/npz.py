@@ -40,7 +40,7 @@ from facefind.stores.base import FaceMatches, FaceRows, PhotoInfo, PhotoTable
 #: 4: the faces of people who asked not to be found (`opted_out`); an older facefind, which
 #: would not keep them out, refuses a format 4 file.
 #: 5: the sharpness of each face's chip (`sharpness`; analysis.quality). An older file's faces
-#: read as not measured (NaN: grouped and shown as before).
+#: read as not measured (NaN: counted as sharp).
 INDEX_FORMAT = 5
 OLDEST_READABLE_FORMAT = 2
 log = logging.getLogger("facefind")
